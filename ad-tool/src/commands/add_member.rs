@@ -1,0 +1,59 @@
+//! `ad-tool add-member`: add users or groups to a group; existing members are left alone.
+
+use clap::Args;
+use common::output::Shape;
+use common::{CommandError, ExitStatus};
+
+use crate::commands::create_user::output_error;
+use crate::context::{Context, batch_status};
+use crate::lookup::{self, Kind};
+use crate::membership;
+
+/// Options of `add-member`.
+#[derive(Debug, Clone, Args)]
+#[command(
+    after_help = "Example:\n  ad-tool add-member --group \"MyTimetable Service Accounts\" sa-mytt-exch-1 sa-mytt-exch-2"
+)]
+pub struct AddMemberArgs {
+    /// The group: sAMAccountName, mail address or DN
+    #[arg(long, value_name = "GROUP")]
+    pub group: String,
+
+    /// Members to add: sAMAccountName, UPN or DN
+    #[arg(value_name = "NAME", required = true)]
+    pub members: Vec<String>,
+
+    /// Show what would be added and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Runs `add-member`.
+pub async fn run(args: AddMemberArgs, ctx: &Context) -> Result<ExitStatus, CommandError> {
+    let mut directory = ctx.connect().await?;
+    let group = lookup::require(&mut directory, Kind::Group, &args.group, &["objectClass"])
+        .await
+        .map_err(|e| e.with_item(&args.group))?;
+    let group_dn = group.parsed_dn().ok_or_else(|| {
+        CommandError::new(
+            ExitStatus::ItemsFailed,
+            format!("the server returned an unreadable DN {}", group.dn),
+        )
+    })?;
+    let outcomes =
+        membership::add_members(&mut directory, &group_dn, &args.members, args.dry_run).await;
+    let mut output = ctx.output(Shape::Many);
+    let mut any_failed = false;
+    for (record, error) in &outcomes {
+        if let Some(error) = error {
+            any_failed = true;
+            error.report("ad-tool", ctx.verbose());
+        }
+        output
+            .record(record, |w| record.write_line(w))
+            .map_err(output_error)?;
+    }
+    output.finish().map_err(output_error)?;
+    directory.unbind().await;
+    Ok(batch_status(any_failed))
+}

@@ -1,0 +1,430 @@
+//! `ad-tool create-group`: a group (universal security by default) with its first members.
+
+use std::collections::HashSet;
+use std::fmt::Write as _;
+use std::io::{self, Write};
+
+use clap::Args;
+use common::output::Shape;
+use common::sid::Sid;
+use common::{CommandError, ExitStatus};
+use ldap3::{Mod, Scope as SearchScope};
+use serde::Serialize;
+
+use crate::account::{CommonName, MailAddress, SamAccountName};
+use crate::commands::create_user::{IfExists, output_error};
+use crate::context::{Context, batch_status};
+use crate::directory::{Directory, escape_filter_value};
+use crate::dn::Dn;
+use crate::failure;
+use crate::group::{self, Category, Scope};
+use crate::ldif;
+use crate::lookup::{self, Kind};
+use crate::membership::{self, MemberRecord};
+use crate::record::{Action, ChangeRecord, ErrorRecord};
+
+const EXAMPLES: &str = "\
+Example:
+  ad-tool create-group --name \"MyTimetable Service Accounts\" --path \"OU=Groups,DC=corp,DC=example\" \\
+      --member sa-mytt-exch-1 --member sa-mytt-exch-2 --if-exists update";
+
+/// Options of `create-group`.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = EXAMPLES)]
+pub struct CreateGroupArgs {
+    /// The group's name (its CN)
+    #[arg(long, value_name = "CN")]
+    pub name: CommonName,
+
+    /// Parent container or OU as a DN [default: the domain's Users container]
+    #[arg(long, value_name = "DN")]
+    pub path: Option<Dn>,
+
+    /// Pre-Windows 2000 name [default: --name]
+    #[arg(long, value_name = "NAME", value_parser = SamAccountName::for_group)]
+    pub sam_account_name: Option<SamAccountName>,
+
+    /// Group scope
+    #[arg(long, value_enum, default_value_t = Scope::Universal)]
+    pub scope: Scope,
+
+    /// Group category
+    #[arg(long, value_enum, default_value_t = Category::Security)]
+    pub category: Category,
+
+    /// Description
+    #[arg(long, value_name = "TEXT")]
+    pub description: Option<String>,
+
+    /// The mail attribute (Exchange routes mail to the group only once it is mail-enabled)
+    #[arg(long, value_name = "ADDRESS")]
+    pub mail: Option<MailAddress>,
+
+    /// A member to add: sAMAccountName, UPN or DN (repeat); existing members are never removed
+    #[arg(long = "member", value_name = "NAME")]
+    pub members: Vec<String>,
+
+    /// What to do when the group exists
+    #[arg(long, value_enum, default_value_t = IfExists::Fail, value_name = "fail|skip|update")]
+    pub if_exists: IfExists,
+
+    /// Print the planned changes and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// A group as reported.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct GroupRecord {
+    /// Its DN.
+    pub dn: String,
+    /// `sAMAccountName`.
+    pub sam_account_name: String,
+    /// `objectSid`.
+    pub sid: Option<String>,
+    /// `groupType`.
+    pub group_type: Option<i64>,
+    /// Its scope.
+    pub scope: Option<Scope>,
+    /// Its category.
+    pub category: Option<Category>,
+    /// `mail`.
+    pub mail: Option<String>,
+    /// What happened.
+    pub action: Option<Action>,
+    /// What changed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<ChangeRecord>,
+    /// Each member named on the command line.
+    pub members: Vec<MemberRecord>,
+    /// The planned changes (`--dry-run`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<String>,
+    /// What went wrong.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorRecord>,
+}
+
+impl GroupRecord {
+    fn write_human(&self, out: &mut impl Write) -> io::Result<()> {
+        let action = self.action.map_or("", Action::word);
+        writeln!(out, "{action}  {}  {}", self.sam_account_name, self.dn)?;
+        if let Some(plan) = &self.plan {
+            write!(out, "{plan}")?;
+        }
+        let scope = self
+            .scope
+            .map_or("-".into(), |s| format!("{s:?}").to_lowercase());
+        let category = self
+            .category
+            .map_or("-".into(), |c| format!("{c:?}").to_lowercase());
+        writeln!(
+            out,
+            "  {:<14}{scope} {category} ({})",
+            "type",
+            self.group_type.map_or("-".into(), |t| t.to_string())
+        )?;
+        writeln!(out, "  {:<14}{}", "SID", self.sid.as_deref().unwrap_or("-"))?;
+        for change in &self.changes {
+            writeln!(
+                out,
+                "  changed {}: {} -> {}",
+                change.attribute,
+                change.from.as_deref().unwrap_or("(none)"),
+                change.to
+            )?;
+        }
+        for member in &self.members {
+            write!(out, "  ")?;
+            member.write_line(out)?;
+        }
+        Ok(())
+    }
+}
+
+const GROUP_ATTRIBUTES: [&str; 6] = [
+    "sAMAccountName",
+    "objectSid",
+    "groupType",
+    "mail",
+    "description",
+    "objectClass",
+];
+
+/// Runs `create-group`.
+pub async fn run(args: CreateGroupArgs, ctx: &Context) -> Result<ExitStatus, CommandError> {
+    let item = args.name.to_string();
+    let sam = match &args.sam_account_name {
+        Some(sam) => sam.clone(),
+        None => SamAccountName::for_group(args.name.as_str()).map_err(|e| {
+            CommandError::usage(format!("{e}; give --sam-account-name")).with_item(&item)
+        })?,
+    };
+    if args.mail.is_some() {
+        log::warn!(
+            "--mail only sets the mail attribute: Exchange delivers to the group once it is mail-enabled (Enable-DistributionGroup)"
+        );
+    }
+    let mut directory = ctx.connect().await?;
+    let parent = match &args.path {
+        Some(path) => path.clone(),
+        None => directory
+            .users_container()
+            .await
+            .map_err(|e| failure::explain(&e))?,
+    };
+    let dn = parent.child("CN", args.name.as_str());
+    let wanted_type = i64::from(group::group_type(args.scope, args.category));
+
+    let filter = format!(
+        "(|(sAMAccountName={})(distinguishedName={}))",
+        escape_filter_value(sam.as_str()),
+        escape_filter_value(&dn.to_string())
+    );
+    let base = directory.naming_context.clone();
+    let found = directory
+        .search(&base, SearchScope::Subtree, &filter, &GROUP_ATTRIBUTES)
+        .await
+        .map_err(|e| failure::explain(&e).with_item(&item))?;
+    let mut record = GroupRecord {
+        dn: dn.to_string(),
+        sam_account_name: sam.to_string(),
+        ..Default::default()
+    };
+
+    match found.first() {
+        None => {
+            // Resolve every member first: a wrong name creates nothing.
+            let mut member_dns = Vec::new();
+            for name in &args.members {
+                let entry = lookup::require(&mut directory, Kind::Member, name, &["objectClass"])
+                    .await
+                    .map_err(|e| e.with_item(name))?;
+                member_dns.push(entry.dn.clone());
+                record.members.push(MemberRecord {
+                    group: dn.to_string(),
+                    member: name.clone(),
+                    dn: Some(entry.dn.clone()),
+                    action: if args.dry_run {
+                        membership::MemberAction::WouldAdd
+                    } else {
+                        membership::MemberAction::Added
+                    },
+                    error: None,
+                });
+            }
+            let mut attrs: Vec<(&str, Vec<String>)> = vec![
+                ("objectClass", vec!["group".into()]),
+                ("sAMAccountName", vec![sam.to_string()]),
+                ("groupType", vec![wanted_type.to_string()]),
+            ];
+            if let Some(d) = &args.description {
+                attrs.push(("description", vec![d.clone()]));
+            }
+            if let Some(m) = &args.mail {
+                attrs.push(("mail", vec![m.to_string()]));
+            }
+            if !member_dns.is_empty() {
+                attrs.push(("member", member_dns));
+            }
+            if args.dry_run {
+                let mut plan = format!("{}\nchangetype: add\n", ldif::line("dn", &dn.to_string()));
+                for (name, values) in &attrs {
+                    for value in values {
+                        plan.push_str(&ldif::line(name, value));
+                        plan.push('\n');
+                    }
+                }
+                record.plan = Some(plan);
+                record.action = Some(Action::WouldCreate);
+                record.group_type = Some(wanted_type);
+                (record.scope, record.category) = (Some(args.scope), Some(args.category));
+            } else {
+                let ldap_attrs = attrs
+                    .into_iter()
+                    .map(|(name, values)| {
+                        (
+                            name.as_bytes().to_vec(),
+                            values
+                                .into_iter()
+                                .map(String::into_bytes)
+                                .collect::<HashSet<_>>(),
+                        )
+                    })
+                    .collect();
+                directory
+                    .add(&dn, ldap_attrs)
+                    .await
+                    .map_err(|e| failure::explain(&e).with_item(&item))?;
+                read_back(&mut directory, &dn, &mut record).await?;
+                record.action = Some(Action::Created);
+            }
+        }
+        Some(existing) => {
+            let existing_dn = existing.parsed_dn().unwrap_or_else(|| dn.clone());
+            let is_group = existing
+                .texts("objectClass")
+                .iter()
+                .any(|c| c.eq_ignore_ascii_case("group"));
+            if !is_group || existing_dn != dn {
+                return Err(CommandError::new(
+                    ExitStatus::Exists,
+                    format!("{} already exists at {}", sam, existing.dn),
+                )
+                .with_hint(if is_group {
+                    "give the --path it is in"
+                } else {
+                    "choose another --name or --sam-account-name"
+                })
+                .with_code("exists")
+                .with_item(&item));
+            }
+            match args.if_exists {
+                IfExists::Fail => {
+                    return Err(CommandError::new(
+                        ExitStatus::Exists,
+                        format!("the group already exists: {dn}"),
+                    )
+                    .with_hint("use --if-exists skip or update")
+                    .with_code("exists")
+                    .with_item(&item));
+                }
+                IfExists::Skip => {
+                    read_back(&mut directory, &dn, &mut record).await?;
+                    record.action = Some(Action::Skipped);
+                }
+                IfExists::Update => {
+                    update(&mut directory, &args, existing, wanted_type, &mut record).await?
+                }
+            }
+        }
+    }
+    let any_failed = record.members.iter().any(|m| m.error.is_some());
+    let mut output = ctx.output(Shape::Single);
+    output
+        .record(&record, |w| record.write_human(w))
+        .map_err(output_error)?;
+    output.finish().map_err(output_error)?;
+    directory.unbind().await;
+    Ok(batch_status(any_failed))
+}
+
+async fn update(
+    directory: &mut Directory,
+    args: &CreateGroupArgs,
+    existing: &crate::directory::Entry,
+    wanted_type: i64,
+    record: &mut GroupRecord,
+) -> Result<(), CommandError> {
+    let dn: Dn = record.dn.parse().map_err(|e: crate::dn::DnError| {
+        CommandError::new(ExitStatus::ItemsFailed, e.to_string())
+    })?;
+    let mut mods = Vec::new();
+    let mut changes = Vec::new();
+    let mut converge = |name: &'static str, current: Option<String>, wanted: Option<String>| {
+        if let Some(wanted) = wanted
+            && current.as_deref() != Some(wanted.as_str())
+        {
+            mods.push(Mod::Replace(
+                name.as_bytes().to_vec(),
+                HashSet::from([wanted.clone().into_bytes()]),
+            ));
+            changes.push(ChangeRecord {
+                attribute: name,
+                from: current,
+                to: wanted,
+            });
+        }
+    };
+    converge(
+        "groupType",
+        existing.int("groupType").map(|t| t.to_string()),
+        Some(wanted_type.to_string()),
+    );
+    converge(
+        "description",
+        existing.text("description"),
+        args.description.clone(),
+    );
+    converge(
+        "mail",
+        existing.text("mail"),
+        args.mail.as_ref().map(ToString::to_string),
+    );
+    if args.dry_run {
+        record.plan = Some(changes.iter().fold(String::new(), |mut plan, c| {
+            let _ = write!(
+                plan,
+                "replace: {}\n{}\n-\n",
+                c.attribute,
+                ldif::line(c.attribute, &c.to)
+            );
+            plan
+        }));
+    } else if !mods.is_empty() {
+        directory
+            .modify(&dn, mods)
+            .await
+            .map_err(|e| failure::explain(&e).with_item(&record.sam_account_name))?;
+    }
+    let outcomes = membership::add_members(directory, &dn, &args.members, args.dry_run).await;
+    for (member, error) in outcomes {
+        if let Some(error) = error {
+            error.report("ad-tool", false);
+        }
+        record.members.push(member);
+    }
+    let member_changed = record.members.iter().any(|m| {
+        matches!(
+            m.action,
+            membership::MemberAction::Added | membership::MemberAction::WouldAdd
+        )
+    });
+    record.action = Some(
+        match (changes.is_empty() && !member_changed, args.dry_run) {
+            (true, _) => Action::Unchanged,
+            (false, true) => Action::WouldUpdate,
+            (false, false) => Action::Updated,
+        },
+    );
+    record.changes = changes;
+    if args.dry_run {
+        fill_from(existing, record);
+    } else {
+        read_back(directory, &dn, record).await?;
+    }
+    Ok(())
+}
+
+async fn read_back(
+    directory: &mut Directory,
+    dn: &Dn,
+    record: &mut GroupRecord,
+) -> Result<(), CommandError> {
+    let entry = directory
+        .read(dn, &GROUP_ATTRIBUTES)
+        .await
+        .map_err(|e| failure::explain(&e))?
+        .ok_or_else(|| {
+            CommandError::new(
+                ExitStatus::ItemsFailed,
+                format!("{dn} vanished while it was being worked on"),
+            )
+        })?;
+    fill_from(&entry, record);
+    Ok(())
+}
+
+fn fill_from(entry: &crate::directory::Entry, record: &mut GroupRecord) {
+    record.sid = entry
+        .bytes("objectSid")
+        .and_then(|b| Sid::from_bytes(b).ok())
+        .map(|(s, _)| s.to_string());
+    record.group_type = entry.int("groupType");
+    if let Some(t) = record.group_type {
+        let (scope, category) = group::decode(t);
+        record.scope = scope;
+        record.category = Some(category);
+    }
+    record.mail = entry.text("mail");
+}

@@ -1,0 +1,117 @@
+//! `ad-tool mailboxes`: primary SMTP addresses of mailboxes by OU, group and type, one per line,
+//! read with a paged search so any number of them works.
+
+use std::io::Write;
+
+use clap::Args;
+use common::output::Shape;
+use common::{CommandError, ExitStatus};
+use serde::Serialize;
+
+use crate::commands::create_user::output_error;
+use crate::context::Context;
+use crate::dn::Dn;
+use crate::failure;
+use crate::lookup::{self, Kind};
+use crate::mailbox_query::{RecipientType, mailbox_filter};
+
+const EXAMPLES: &str = "\
+Examples:
+  ad-tool mailboxes --base \"OU=Staff,DC=corp,DC=example\" > mailboxes.txt
+  ad-tool mailboxes --group \"Timetable Users\" --recipient-type user --recipient-type shared \\
+      | ews-tool grant --to svc@corp.example --level Editor --mailboxes-file -";
+
+/// Options of `mailboxes`.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = EXAMPLES)]
+pub struct MailboxesArgs {
+    /// Only below this OU or container [default: the whole domain]
+    #[arg(long, value_name = "DN")]
+    pub base: Option<Dn>,
+
+    /// Only members of this group, directly or through nested groups
+    #[arg(long, value_name = "GROUP")]
+    pub group: Option<String>,
+
+    /// Mailbox types to list (repeat) [default: user]
+    #[arg(long = "recipient-type", value_enum, value_name = "TYPE")]
+    pub recipient_types: Vec<RecipientType>,
+
+    /// Entries per page of the paged search (Active Directory's MaxPageSize is 1000)
+    #[arg(long, value_name = "N", default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub page_size: u32,
+}
+
+/// One mailbox as reported in `json` and `jsonl`.
+#[derive(Debug, Clone, Serialize)]
+pub struct MailboxRecord {
+    /// The primary SMTP address.
+    pub mail: String,
+    /// The entry's DN.
+    pub dn: String,
+    /// `sAMAccountName`.
+    pub sam_account_name: Option<String>,
+    /// The mailbox type.
+    pub recipient_type: Option<RecipientType>,
+}
+
+/// Runs `mailboxes`.
+pub async fn run(args: MailboxesArgs, ctx: &Context) -> Result<ExitStatus, CommandError> {
+    let mut directory = ctx.connect().await?;
+    let group_dn = match &args.group {
+        Some(name) => {
+            let group = lookup::require(&mut directory, Kind::Group, name, &["objectClass"])
+                .await
+                .map_err(|e| e.with_item(name))?;
+            Some(group.parsed_dn().ok_or_else(|| {
+                CommandError::new(
+                    ExitStatus::ItemsFailed,
+                    format!("the server returned an unreadable DN {}", group.dn),
+                )
+            })?)
+        }
+        None => None,
+    };
+    let base = args
+        .base
+        .clone()
+        .unwrap_or_else(|| directory.naming_context.clone());
+    let filter = mailbox_filter(&args.recipient_types, group_dn.as_ref());
+    let mut output = ctx.output(Shape::Many);
+    let mut count = 0usize;
+    let pages = directory
+        .paged_search(
+            &base,
+            &filter,
+            &["mail", "sAMAccountName", "msExchRecipientTypeDetails"],
+            args.page_size,
+            |entries| {
+                for entry in entries {
+                    let Some(mail) = entry.text("mail") else {
+                        continue;
+                    };
+                    let record = MailboxRecord {
+                        mail,
+                        dn: entry.dn.clone(),
+                        sam_account_name: entry.text("sAMAccountName"),
+                        recipient_type: entry
+                            .int("msExchRecipientTypeDetails")
+                            .and_then(RecipientType::from_value),
+                    };
+                    output.record(&record, |w| writeln!(w, "{}", record.mail))?;
+                    count += 1;
+                }
+                Ok::<(), std::io::Error>(())
+            },
+        )
+        .await
+        .map_err(|e| failure::explain(&e).with_item(base.to_string()))?
+        .map_err(output_error)?;
+    output.finish().map_err(output_error)?;
+    log::info!(
+        "{count} mailboxes in {pages} pages of up to {}",
+        args.page_size
+    );
+    directory.unbind().await;
+    Ok(ExitStatus::Success)
+}

@@ -1,0 +1,149 @@
+//! The one error type at a tool's edge: what went wrong, in admin words, and what to do.
+
+use std::fmt;
+
+use crate::ExitStatus;
+
+/// A failure as the operator sees it: one line on stderr and an exit code.
+///
+/// Library modules keep their own typed errors; each tool maps them into this once, adding the
+/// item it was working on and a hint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandError {
+    /// Which exit code this failure ends the tool with.
+    pub status: ExitStatus,
+    /// The item the failure is about (an account, a mailbox, a file), if any.
+    pub item: Option<String>,
+    /// What went wrong, in admin words.
+    pub message: String,
+    /// What to do about it, if there is something to do.
+    pub hint: Option<String>,
+    /// The server's own text, shown with `-v`.
+    pub detail: Option<String>,
+    /// A short stable name for scripts (`tls`, `auth`, `password-policy`, …).
+    pub code: &'static str,
+}
+
+impl CommandError {
+    /// A failure with a status and a message.
+    pub fn new(status: ExitStatus, message: impl Into<String>) -> Self {
+        let code = match status {
+            ExitStatus::Success => "ok",
+            ExitStatus::ItemsFailed => "failed",
+            ExitStatus::Usage => "usage",
+            ExitStatus::Connect => "connect",
+            ExitStatus::Denied => "denied",
+            ExitStatus::Exists => "exists",
+        };
+        Self {
+            status,
+            item: None,
+            message: message.into(),
+            hint: None,
+            detail: None,
+            code,
+        }
+    }
+
+    /// Sets the short stable name scripts see in JSON outcomes.
+    #[must_use]
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.code = code;
+        self
+    }
+
+    /// A usage or configuration error (exit 2).
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self::new(ExitStatus::Usage, message)
+    }
+
+    /// Names the item the failure is about.
+    #[must_use]
+    pub fn with_item(mut self, item: impl Into<String>) -> Self {
+        self.item = Some(item.into());
+        self
+    }
+
+    /// Adds what to do.
+    #[must_use]
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// Adds the server's own text (shown with `-v`).
+    #[must_use]
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    /// The message and hint as one line, without the item and the tool name.
+    pub fn summary(&self) -> String {
+        match &self.hint {
+            Some(hint) => format!("{}; {}", self.message, hint),
+            None => self.message.clone(),
+        }
+    }
+
+    /// Prints the failure to stderr as one line, prefixed with the tool's name, and the server's
+    /// text as a second line when `verbose` is set.
+    pub fn report(&self, tool: &str, verbose: bool) {
+        eprintln!("{tool}: {self}");
+        if verbose && let Some(detail) = &self.detail {
+            eprintln!("{tool}: server said: {}", one_line(detail));
+        }
+    }
+}
+
+impl fmt::Display for CommandError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(item) = &self.item {
+            write!(f, "{item}: ")?;
+        }
+        f.write_str(&one_line(&self.summary()))
+    }
+}
+
+impl std::error::Error for CommandError {}
+
+/// Folds line breaks so a message stays one line whatever a server put into it.
+pub fn one_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (i, line) in text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .enumerate()
+    {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push_str(line);
+    }
+    out.trim_end_matches('\0').to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_is_one_line_with_item_and_hint() {
+        let err = CommandError::new(
+            ExitStatus::Connect,
+            "cannot reach dc1:636\n(connection refused)",
+        )
+        .with_item("SAMyTTExch")
+        .with_hint("check --server");
+        assert_eq!(
+            err.to_string(),
+            "SAMyTTExch: cannot reach dc1:636 (connection refused); check --server"
+        );
+    }
+
+    #[test]
+    fn one_line_drops_blank_lines_and_trailing_nul() {
+        assert_eq!(one_line("a\n\n  b  \r\nc\0"), "a b c");
+    }
+}
