@@ -846,7 +846,7 @@ async fn tcp_connect(
                 last_error = Some(DirectoryError::Connect {
                     address: address.clone(),
                     source,
-                })
+                });
             }
             Err(timeout) => last_error = Some(timeout),
         }

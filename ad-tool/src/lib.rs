@@ -64,8 +64,13 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             return ExitStatus::ItemsFailed.into();
         }
     };
-    match runtime.block_on(commands::dispatch(cli.command, &ctx)) {
+    common::error::quiet_panics("ad-tool");
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        runtime.block_on(commands::dispatch(cli.command, &ctx))
+    }));
+    match outcome.unwrap_or_else(|_| Err(common::error::panic_to_error())) {
         Ok(status) => status.into(),
+        Err(error) if error.is_reported() => error.status.into(),
         // The reader of our output went away (`| head`): nothing to report.
         Err(error) if error.code == "broken-pipe" => ExitCode::SUCCESS,
         Err(error) => {

@@ -390,7 +390,7 @@ impl Plan {
                             let _ = writeln!(out, "replace: pwdLastSet\npwdLastSet: {to}\n-");
                         }
                         Change::ResetPassword => {
-                            out.push_str("replace: unicodePwd\nunicodePwd: <redacted>\n-\n")
+                            out.push_str("replace: unicodePwd\nunicodePwd: <redacted>\n-\n");
                         }
                         Change::CannotChangePassword { edits, .. } => {
                             out.push_str("# control 1.2.840.113556.1.4.801 (SD flags: DACL only)\nreplace: nTSecurityDescriptor\n");

@@ -253,18 +253,18 @@ impl SecurityDescriptor {
                 Part::Owner | Part::Group => {
                     let (sid, len) = Sid::from_bytes(r.slice(*offset, bytes.len())?)?;
                     if *part == Part::Owner {
-                        sd.owner = Some(sid)
+                        sd.owner = Some(sid);
                     } else {
-                        sd.group = Some(sid)
+                        sd.group = Some(sid);
                     }
                     offset + len
                 }
                 Part::Sacl | Part::Dacl => {
                     let (acl, len) = Acl::parse(&r, *offset)?;
                     if *part == Part::Sacl {
-                        sd.sacl = Some(acl)
+                        sd.sacl = Some(acl);
                     } else {
-                        sd.dacl = Some(acl)
+                        sd.dacl = Some(acl);
                     }
                     offset + len
                 }

@@ -156,7 +156,7 @@ impl ConfigFile {
         for (key, value) in table {
             match (key.as_str(), value) {
                 ("default-profile", toml::Value::String(name)) => {
-                    config.default_profile = Some(name)
+                    config.default_profile = Some(name);
                 }
                 ("profile", toml::Value::Table(profiles)) => {
                     for (name, values) in profiles {

@@ -78,6 +78,11 @@ impl CommandError {
         self
     }
 
+    /// Whether the failure was already printed (a caught panic).
+    pub fn is_reported(&self) -> bool {
+        self.code == REPORTED_PANIC
+    }
+
     /// The message and hint as one line, without the item and the tool name.
     pub fn summary(&self) -> String {
         match &self.hint {
@@ -106,6 +111,36 @@ impl fmt::Display for CommandError {
 }
 
 impl std::error::Error for CommandError {}
+
+/// Replaces the panic message with one line naming the tool, so a bug (or a library's panic
+/// on input it cannot parse) never shows a Rust backtrace to an operator. Returns nothing; the
+/// caller turns the caught panic into an exit code with [`panic_to_error`].
+pub fn quiet_panics(tool: &'static str) {
+    std::panic::set_hook(Box::new(move |info| {
+        let location = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let payload = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        log::debug!("panic{location}: {payload}");
+        eprintln!(
+            "{tool}: internal error: the tool stopped unexpectedly ({payload}{location}); nothing further was done; please report it"
+        );
+    }));
+}
+
+/// The error for a panic caught at the edge; its line was already printed by the hook, so
+/// [`CommandError::is_reported`] is true for it.
+pub fn panic_to_error() -> CommandError {
+    CommandError::new(ExitStatus::ItemsFailed, "internal error").with_code(REPORTED_PANIC)
+}
+
+const REPORTED_PANIC: &str = "internal";
 
 /// Folds line breaks so a message stays one line whatever a server put into it.
 pub fn one_line(text: &str) -> String {

@@ -33,7 +33,8 @@ pub struct Output<W: Write = io::Stdout> {
     format: OutputFormat,
     shape: Shape,
     out: W,
-    gathered: Vec<serde_json::Value>,
+    /// `json` records, serialized in field order, waiting for [`Output::finish`].
+    gathered: Vec<String>,
 }
 
 impl Output<io::Stdout> {
@@ -77,7 +78,7 @@ impl<W: Write> Output<W> {
             }
             OutputFormat::Json => {
                 self.gathered
-                    .push(serde_json::to_value(record).map_err(io::Error::other)?);
+                    .push(serde_json::to_string_pretty(record).map_err(io::Error::other)?);
                 Ok(())
             }
         }
@@ -97,9 +98,17 @@ impl<W: Write> Output<W> {
         if self.format == OutputFormat::Json {
             let document = match (self.shape, self.gathered.len()) {
                 (Shape::Single, 1) => self.gathered.pop().unwrap_or_default(),
-                _ => serde_json::Value::Array(std::mem::take(&mut self.gathered)),
+                (_, 0) => "[]".to_owned(),
+                _ => {
+                    let items: Vec<String> = self
+                        .gathered
+                        .iter()
+                        .map(|r| format!("  {}", r.replace('\n', "\n  ")))
+                        .collect();
+                    format!("[\n{}\n]", items.join(",\n"))
+                }
             };
-            serde_json::to_writer_pretty(&mut self.out, &document).map_err(io::Error::other)?;
+            self.out.write_all(document.as_bytes())?;
             self.out.write_all(b"\n")?;
             self.out.flush()?;
         }
@@ -207,11 +216,30 @@ mod tests {
             serde_json::from_str(&render(OutputFormat::Json, Shape::Single, &["a"])).unwrap();
         assert_eq!(single, serde_json::json!({"name": "a"}));
         let many: serde_json::Value =
-            serde_json::from_str(&render(OutputFormat::Json, Shape::Many, &["a"])).unwrap();
-        assert_eq!(many, serde_json::json!([{"name": "a"}]));
+            serde_json::from_str(&render(OutputFormat::Json, Shape::Many, &["a", "b"])).unwrap();
+        assert_eq!(many, serde_json::json!([{"name": "a"}, {"name": "b"}]));
         let none: serde_json::Value =
             serde_json::from_str(&render(OutputFormat::Json, Shape::Many, &[])).unwrap();
         assert_eq!(none, serde_json::json!([]));
+    }
+
+    #[derive(Serialize)]
+    struct Ordered {
+        zebra: u8,
+        apple: u8,
+    }
+
+    #[test]
+    fn json_keeps_field_order() {
+        let mut output = Output::new(Vec::new(), OutputFormat::Json, Shape::Many);
+        output
+            .record(&Ordered { zebra: 1, apple: 2 }, |_| Ok(()))
+            .unwrap();
+        let text = String::from_utf8(output.finish().unwrap()).unwrap();
+        assert!(
+            text.find("zebra").unwrap() < text.find("apple").unwrap(),
+            "{text}"
+        );
     }
 
     #[test]

@@ -241,10 +241,11 @@ mod imp {
     //! The diagnosis uses OpenSSL directly: on these platforms `native-tls` is OpenSSL, so the
     //! verification here is the one that just failed, and OpenSSL names the reason as a code.
     use std::net::TcpStream;
+    use std::sync::{Arc, Mutex};
 
     use openssl::nid::Nid;
     use openssl::ssl::{HandshakeError, SslConnector, SslMethod, SslVerifyMode};
-    use openssl::x509::{X509, X509VerifyResult};
+    use openssl::x509::X509;
 
     use super::{TlsOptions, TlsProblem};
 
@@ -270,21 +271,35 @@ mod imp {
                 builder.cert_store_mut().add_cert(certificate).ok()?;
             }
         }
-        builder.set_verify(SslVerifyMode::PEER);
+        // OpenSSL forgets the peer's certificate once verification fails, so the first failure
+        // and the certificate it concerns are kept here as they happen.
+        let first_failure: Arc<Mutex<Option<VerifyFailure>>> = Arc::default();
+        let seen = Arc::clone(&first_failure);
+        builder.set_verify_callback(SslVerifyMode::PEER, move |ok, context| {
+            if !ok
+                && let (Ok(mut slot), Some(cert)) = (seen.lock(), context.current_cert())
+                && slot.is_none()
+            {
+                *slot = Some((
+                    context.error().as_raw(),
+                    context.error().error_string(),
+                    cert.to_owned(),
+                ));
+            }
+            ok
+        });
         let connector = builder.build();
         let config = connector.configure().ok()?;
         match config.connect(host, stream) {
             Ok(_) => None,
             Err(HandshakeError::Failure(mid)) => {
-                let ssl = mid.ssl();
-                let verify = ssl.verify_result();
-                let peer = ssl.peer_certificate();
-                Some(classify(
-                    host,
-                    verify,
-                    peer.as_ref(),
-                    &mid.error().to_string(),
-                ))
+                let captured = first_failure.lock().ok().and_then(|mut slot| slot.take());
+                Some(match captured {
+                    Some((code, reason, cert)) => classify(host, code, reason, &cert),
+                    None => TlsProblem::NoHandshake {
+                        reason: mid.error().to_string(),
+                    },
+                })
             }
             Err(HandshakeError::SetupFailure(e)) => Some(TlsProblem::Other {
                 reason: e.to_string(),
@@ -295,18 +310,11 @@ mod imp {
         }
     }
 
-    fn classify(
-        host: &str,
-        verify: X509VerifyResult,
-        peer: Option<&X509>,
-        reason: &str,
-    ) -> TlsProblem {
-        let Some(peer) = peer else {
-            return TlsProblem::NoHandshake {
-                reason: reason.to_owned(),
-            };
-        };
-        match verify.as_raw() {
+    /// OpenSSL's verify error code, its text, and the certificate it concerns.
+    type VerifyFailure = (i32, &'static str, X509);
+
+    fn classify(host: &str, code: i32, reason: &str, peer: &X509) -> TlsProblem {
+        match code {
             DEPTH_ZERO_SELF_SIGNED_CERT
             | SELF_SIGNED_CERT_IN_CHAIN
             | UNABLE_TO_GET_ISSUER_CERT_LOCALLY
@@ -324,7 +332,7 @@ mod imp {
                 not_before: peer.not_before().to_string(),
             },
             _ => TlsProblem::Other {
-                reason: verify.error_string().to_owned(),
+                reason: reason.to_owned(),
             },
         }
     }

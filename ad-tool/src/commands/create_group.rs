@@ -294,7 +294,7 @@ pub async fn run(args: CreateGroupArgs, ctx: &Context) -> Result<ExitStatus, Com
                     record.action = Some(Action::Skipped);
                 }
                 IfExists::Update => {
-                    update(&mut directory, &args, existing, wanted_type, &mut record).await?
+                    update(&mut directory, &args, existing, wanted_type, &mut record).await?;
                 }
             }
         }

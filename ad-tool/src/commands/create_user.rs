@@ -877,14 +877,14 @@ async fn apply_update(
         match change {
             Change::Attribute { name, to, .. } => mods.push(replace(name, to.clone().into_bytes())),
             Change::UserAccountControl { to, .. } => {
-                mods.push(replace("userAccountControl", to.0.to_string().into_bytes()))
+                mods.push(replace("userAccountControl", to.0.to_string().into_bytes()));
             }
             Change::AccountExpires { to, .. } => mods.push(replace(
                 "accountExpires",
                 to.stored().to_string().into_bytes(),
             )),
             Change::PwdLastSet { to, .. } => {
-                mods.push(replace("pwdLastSet", to.to_string().into_bytes()))
+                mods.push(replace("pwdLastSet", to.to_string().into_bytes()));
             }
             Change::ResetPassword => match password {
                 Some(secret) => mods.push(replace(

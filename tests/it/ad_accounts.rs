@@ -1,0 +1,699 @@
+//! `ad-tool create-user`, `show-user`, `delete-user` against the lab, verified with samba-tool
+//! and OpenLDAP's clients.
+
+use lab::ldap_proxy::{Answer, Fault, LdapFaultProxy, op};
+
+use crate::support::{
+    ALLOW_EVERYONE, ALLOW_SELF, DENY_EVERYONE, DENY_SELF, ad, ad_as, can_bind, change_own_password,
+    dc, samba_user, sddl, unique,
+};
+
+const PASSWORD: &str = "Svc-Pass-2026!x";
+
+fn create_reference(name: &str, extra: &[&str]) -> lab::tools::RunOutput {
+    ad().args(["-o", "json", "create-user", "--name", name])
+        .args([
+            "--upn",
+            &format!("{name}@lab.example"),
+            "--display-name",
+            "MyTimetable Exchange Service Account",
+        ])
+        .args([
+            "--path",
+            "CN=Users,DC=lab,DC=example",
+            "--service-account",
+            "--account-password-stdin",
+        ])
+        .args(extra)
+        .stdin(format!("{PASSWORD}\n"))
+        .run()
+}
+
+fn usn_changed(sam: &str) -> String {
+    samba_user(sam)
+        .and_then(|u| u.get("uSNChanged").cloned())
+        .expect("the account exists")
+}
+
+#[test]
+fn the_reference_service_account_has_exactly_new_adusers_settings() {
+    let name = unique("SAMyTTExch");
+    let upn = format!("{name}@lab.example");
+    let dn = format!("CN={name},CN=Users,DC=lab,DC=example");
+    let out = create_reference(&name, &[]);
+    out.expect_code(0);
+    let record = out.json();
+    assert_eq!(record["action"], "created");
+    assert_eq!(record["dn"], dn.as_str());
+
+    // Independent view: the DC's own database.
+    let user = samba_user(&name).expect("samba-tool finds the new account");
+    assert_eq!(user["userAccountControl"], "66048");
+    assert!(
+        ["0", "9223372036854775807"].contains(&user["accountExpires"].as_str()),
+        "{}",
+        user["accountExpires"]
+    );
+    assert_ne!(user["pwdLastSet"], "0", "no change at next logon");
+    assert_eq!(user["userPrincipalName"], upn);
+    assert_eq!(user["displayName"], "MyTimetable Exchange Service Account");
+    assert_eq!(record["sid"].as_str(), Some(user["objectSid"].as_str()));
+    let dacl = sddl(&dn);
+    assert!(
+        dacl.contains(DENY_EVERYONE) && dacl.contains(DENY_SELF),
+        "{dacl}"
+    );
+    assert!(
+        !dacl.contains(ALLOW_EVERYONE) && !dacl.contains(ALLOW_SELF),
+        "{dacl}"
+    );
+    assert!(
+        dacl.find(DENY_EVERYONE) < dacl.find("(A;"),
+        "deny ACEs head the DACL: {dacl}"
+    );
+
+    // The account works, and cannot change its own password.
+    assert!(can_bind(&upn, PASSWORD), "bind as the new account");
+    assert!(
+        !can_bind(&upn, "Wrong-Pass-2026!"),
+        "a wrong password is refused"
+    );
+    let change = change_own_password(&upn, &dn, PASSWORD, "Other-Pass-2026!y");
+    assert!(!change.status.success(), "own password change must fail");
+    assert!(
+        String::from_utf8_lossy(&change.stderr).contains("Constraint violation (19)"),
+        "{}",
+        String::from_utf8_lossy(&change.stderr)
+    );
+
+    // The same command again changes nothing, down to the entry's update sequence number.
+    let usn = usn_changed(&name);
+    let again = create_reference(&name, &["--if-exists", "update"]);
+    again.expect_code(0);
+    assert_eq!(again.json()["action"], "unchanged");
+    assert_eq!(usn_changed(&name), usn);
+}
+
+#[test]
+fn a_plain_account_can_change_its_own_password() {
+    // The control for the test above: without the deny ACEs the same change succeeds.
+    let name = unique("plain");
+    let upn = format!("{name}@lab.example");
+    ad().args([
+        "create-user",
+        "--name",
+        &name,
+        "--upn",
+        &upn,
+        "--path",
+        "CN=Users,DC=lab,DC=example",
+        "--account-password-stdin",
+    ])
+    .stdin(PASSWORD)
+    .run()
+    .expect_code(0);
+    assert_eq!(samba_user(&name).unwrap()["userAccountControl"], "512");
+    let change = change_own_password(
+        &upn,
+        &format!("CN={name},CN=Users,DC=lab,DC=example"),
+        PASSWORD,
+        "Other-Pass-2026!y",
+    );
+    assert!(
+        change.status.success(),
+        "{}",
+        String::from_utf8_lossy(&change.stderr)
+    );
+}
+
+#[test]
+fn dry_run_prints_the_plan_and_touches_nothing() {
+    let name = unique("dryrun");
+    let out = ad()
+        .args([
+            "create-user",
+            "--name",
+            &name,
+            "--service-account",
+            "--dry-run",
+            "--account-password-stdin",
+        ])
+        .stdin(PASSWORD)
+        .run();
+    out.expect_code(0);
+    assert!(
+        out.stdout.contains(&format!(
+            "dn: CN={name},CN=Users,DC=lab,DC=example\nchangetype: add\n"
+        )),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("unicodePwd: <redacted>"));
+    assert!(out.stdout.contains("userAccountControl: 66048"));
+    assert!(out.stdout.contains("replace: nTSecurityDescriptor"));
+    assert!(!out.stdout.contains(PASSWORD) && !out.stderr.contains(PASSWORD));
+    assert!(samba_user(&name).is_none(), "nothing was created");
+
+    // On an existing account, the planned changes are listed and nothing changes.
+    ad().args(["create-user", "--name", &name, "--account-password-stdin"])
+        .stdin(PASSWORD)
+        .run()
+        .expect_code(0);
+    let usn = usn_changed(&name);
+    let out = ad()
+        .args([
+            "-o",
+            "json",
+            "create-user",
+            "--name",
+            &name,
+            "--service-account",
+            "--if-exists",
+            "update",
+            "--dry-run",
+        ])
+        .run();
+    out.expect_code(0);
+    let record = out.json();
+    assert_eq!(record["action"], "would-update");
+    let attributes: Vec<&str> = record["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["attribute"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        attributes,
+        ["userAccountControl", "nTSecurityDescriptor"],
+        "{record}"
+    );
+    assert_eq!(usn_changed(&name), usn);
+}
+
+#[test]
+fn if_exists_fail_skip_and_update() {
+    let name = unique("exists");
+    let dn = format!("CN={name},CN=Users,DC=lab,DC=example");
+    ad().args(["create-user", "--name", &name, "--disabled"])
+        .run()
+        .expect_code(0);
+    assert_eq!(samba_user(&name).unwrap()["userAccountControl"], "514");
+
+    let fail = ad().args(["create-user", "--name", &name]).run();
+    fail.expect_code(5);
+    assert!(fail.stderr.contains("already exists"), "{}", fail.stderr);
+    assert_eq!(fail.stderr.lines().count(), 1, "{}", fail.stderr);
+
+    let skip = ad()
+        .args([
+            "-o",
+            "json",
+            "create-user",
+            "--name",
+            &name,
+            "--service-account",
+            "--if-exists",
+            "skip",
+        ])
+        .run();
+    skip.expect_code(0);
+    assert_eq!(skip.json()["action"], "skipped");
+    assert_eq!(samba_user(&name).unwrap()["userAccountControl"], "514");
+
+    let update = ad()
+        .args([
+            "-o",
+            "json",
+            "create-user",
+            "--name",
+            &name,
+            "--service-account",
+            "--description",
+            "calendar sync",
+            "--if-exists",
+            "update",
+        ])
+        .run();
+    update.expect_code(0);
+    let record = update.json();
+    assert_eq!(record["action"], "updated");
+    let changed: Vec<&str> = record["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["attribute"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        changed,
+        ["description", "userAccountControl", "nTSecurityDescriptor"],
+        "{record}"
+    );
+    let user = samba_user(&name).unwrap();
+    assert_eq!(user["userAccountControl"], "66048");
+    assert_eq!(user["description"], "calendar sync");
+    let dacl = sddl(&dn);
+    assert!(
+        dacl.contains(DENY_EVERYONE) && dacl.contains(DENY_SELF) && !dacl.contains(ALLOW_SELF),
+        "{dacl}"
+    );
+
+    // And back: clearing "cannot change password" restores the default allow ACEs.
+    let back = ad()
+        .args([
+            "-o",
+            "json",
+            "create-user",
+            "--name",
+            &name,
+            "--cannot-change-password=false",
+            "--if-exists",
+            "update",
+        ])
+        .run();
+    back.expect_code(0);
+    assert_eq!(back.json()["cannot_change_password"], false);
+    let dacl = sddl(&dn);
+    assert!(
+        dacl.contains(ALLOW_EVERYONE) && dacl.contains(ALLOW_SELF) && !dacl.contains(DENY_SELF),
+        "{dacl}"
+    );
+}
+
+#[test]
+fn csv_creates_each_row_and_reports_failures_without_stopping() {
+    let tag = unique("csv");
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("accounts.csv");
+    std::fs::write(
+        &csv,
+        format!(
+            "name,upn,display-name,path\n\
+             {tag}-1,{tag}-1@lab.example,Service 1,\n\
+             {tag}-2,{tag}-2@lab.example,Service 2,\n\
+             {tag}-name-far-too-long-for-sam,,Too long,\n\
+             {tag}-3,{tag}-3@lab.example,\"Service 3, calendar\",\n\
+             {tag}-4,,Nowhere,\"OU=Missing,DC=lab,DC=example\"\n"
+        ),
+    )
+    .unwrap();
+    let passwords = dir.path().join("passwords.csv");
+    let out = ad()
+        .args([
+            "-o",
+            "jsonl",
+            "create-user",
+            "--service-account",
+            "--path",
+            "OU=Service Accounts,DC=lab,DC=example",
+            "--generate-password",
+        ])
+        .args([
+            "--generated-password-file".into(),
+            passwords.clone().into_os_string(),
+            "--from-csv".into(),
+            csv.into_os_string(),
+        ])
+        .run();
+    out.expect_code(1);
+    let records = out.json_lines();
+    let actions: Vec<&str> = records
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["created", "created", "failed", "created", "failed"],
+        "{}",
+        out.stdout
+    );
+    assert_eq!(records[2]["error"]["code"], "invalid-account");
+    assert_eq!(records[4]["error"]["code"], "no-parent");
+    assert_eq!(
+        out.stderr.lines().count(),
+        2,
+        "one line per failed row: {}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("--path"), "{}", out.stderr);
+
+    let mode = std::fs::metadata(&passwords).unwrap().permissions();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+        0o600
+    );
+    let lines: Vec<String> = std::fs::read_to_string(&passwords)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(lines[0], "sam_account_name,password");
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    for (i, line) in lines[1..].iter().enumerate() {
+        let (sam, password) = line.split_once(',').unwrap();
+        assert_eq!(samba_user(sam).unwrap()["userAccountControl"], "66048");
+        assert!(
+            can_bind(&format!("{sam}@lab.example"), password),
+            "row {i}: generated password works"
+        );
+        assert!(
+            !out.stdout.contains(password),
+            "generated passwords stay out of stdout when a file is given"
+        );
+    }
+    assert_eq!(
+        samba_user(&format!("{tag}-3")).unwrap()["displayName"],
+        "Service 3, calendar"
+    );
+}
+
+#[test]
+fn a_generated_password_is_shown_once_and_works() {
+    let name = unique("gen");
+    let out = ad()
+        .args([
+            "-o",
+            "json",
+            "create-user",
+            "--name",
+            &name,
+            "--upn",
+            &format!("{name}@lab.example"),
+            "--generate-password",
+        ])
+        .run();
+    out.expect_code(0);
+    let password = out.json()["generated_password"]
+        .as_str()
+        .expect("the generated password is in the record")
+        .to_owned();
+    assert!(password.len() >= 24);
+    assert!(can_bind(&format!("{name}@lab.example"), &password));
+    assert!(!out.stderr.contains(&password));
+}
+
+#[test]
+fn a_password_the_policy_refuses_names_the_rule_and_leaves_nothing() {
+    let name = unique("weak");
+    let short = ad()
+        .args(["create-user", "--name", &name, "--account-password-stdin"])
+        .stdin("Ab1!")
+        .run();
+    short.expect_code(1);
+    assert!(
+        short
+            .stderr
+            .contains("4 characters long and the domain requires at least 7"),
+        "{}",
+        short.stderr
+    );
+    assert!(short.stderr.contains("nothing was created"));
+    assert_eq!(short.stderr.lines().count(), 1);
+    assert!(samba_user(&name).is_none());
+
+    let simple = ad()
+        .args(["create-user", "--name", &name, "--account-password-stdin"])
+        .stdin("onlylowercaseletters")
+        .run();
+    simple.expect_code(1);
+    assert!(
+        simple.stderr.contains("complexity rule"),
+        "{}",
+        simple.stderr
+    );
+    assert!(
+        !simple.stderr.contains("onlylowercaseletters"),
+        "the password is never echoed"
+    );
+    assert!(samba_user(&name).is_none());
+}
+
+fn via_proxy(faults: Vec<Fault>) -> (LdapFaultProxy, lab::tools::Tool) {
+    let dc = dc();
+    let proxy = LdapFaultProxy::start(dc, faults).expect("the fault proxy starts");
+    let tool = lab::tools::Tool::new("ad-tool")
+        .args([
+            "--server",
+            &proxy.address.to_string(),
+            "--user",
+            &dc.admin_upn(),
+        ])
+        .args([
+            "--ca-file".into(),
+            dc.pki.ca_file.clone().into_os_string(),
+            "--password-file".into(),
+            dc.admin_password_file.clone().into_os_string(),
+        ]);
+    (proxy, tool)
+}
+
+fn refuse(operation: u8, containing: &str) -> Fault {
+    Fault {
+        operation,
+        containing: containing.as_bytes().to_vec(),
+        answer: Answer::Result(50, "00002098: injected by the lab".into()),
+    }
+}
+
+#[test]
+fn an_unreadable_server_answer_is_one_line_not_a_crash_dump() {
+    let name = unique("garbage");
+    let (proxy, tool) = via_proxy(vec![Fault {
+        operation: op::ADD,
+        containing: name.as_bytes().to_vec(),
+        answer: Answer::Garbage,
+    }]);
+    let out = tool
+        .args(["create-user", "--name", &name, "--account-password-stdin"])
+        .stdin(PASSWORD)
+        .run();
+    out.expect_code(1);
+    assert_eq!(proxy.injected(), 1);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .starts_with("ad-tool: internal error: the tool stopped unexpectedly"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains("stack backtrace") && !out.stderr.contains("panicked"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_failed_ace_step_removes_the_new_account_again() {
+    // The Add reaches the DC; the DACL write after it is refused: the account must not stay.
+    let name = unique("rollback");
+    let (proxy, tool) = via_proxy(vec![refuse(op::MODIFY, "nTSecurityDescriptor")]);
+    let out = tool
+        .args([
+            "create-user",
+            "--name",
+            &name,
+            "--service-account",
+            "--account-password-stdin",
+        ])
+        .stdin(PASSWORD)
+        .run();
+    out.expect_code(4);
+    assert_eq!(proxy.injected(), 1);
+    assert!(
+        out.stderr
+            .contains("could not set \"cannot change password\""),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("the new account was removed again"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(samba_user(&name).is_none(), "nothing is left behind");
+}
+
+#[test]
+fn a_failed_rollback_says_what_remains() {
+    let name = unique("remains");
+    let (proxy, tool) = via_proxy(vec![
+        refuse(op::MODIFY, "nTSecurityDescriptor"),
+        refuse(op::DELETE, &name),
+    ]);
+    let out = tool
+        .args([
+            "create-user",
+            "--name",
+            &name,
+            "--service-account",
+            "--account-password-stdin",
+        ])
+        .stdin(PASSWORD)
+        .run();
+    out.expect_code(4);
+    assert_eq!(proxy.injected(), 2);
+    assert!(
+        out.stderr.contains(&format!(
+            "so CN={name},CN=Users,DC=lab,DC=example remains: delete it by hand"
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(samba_user(&name).is_some(), "it does remain, as reported");
+    ad().args(["delete-user", &name, "--yes"])
+        .run()
+        .expect_code(0);
+}
+
+#[test]
+fn a_delegated_operator_creates_service_accounts() {
+    // The helpdesk operator is delegated user management on the Service Accounts OU.
+    let name = unique("delegated");
+    let out = ad_as("helpdesk@lab.example")
+        .args([
+            "-o",
+            "json",
+            "create-user",
+            "--name",
+            &name,
+            "--path",
+            "OU=Service Accounts,DC=lab,DC=example",
+            "--service-account",
+            "--account-password-stdin",
+        ])
+        .stdin(PASSWORD)
+        .run();
+    out.expect_code(0);
+    assert_eq!(out.json()["cannot_change_password"], true);
+    assert_eq!(samba_user(&name).unwrap()["userAccountControl"], "66048");
+    // Outside the delegated OU the same operator has no rights.
+    let outside = ad_as("helpdesk@lab.example")
+        .args([
+            "create-user",
+            "--name",
+            &unique("outside"),
+            "--account-password-stdin",
+        ])
+        .stdin(PASSWORD)
+        .run();
+    outside.expect_code(4);
+}
+
+#[test]
+fn account_expiry_dates_and_change_at_logon() {
+    let name = unique("expiry");
+    ad().args([
+        "create-user",
+        "--name",
+        &name,
+        "--account-expires",
+        "2030-06-01",
+        "--change-password-at-logon",
+        "--account-password-stdin",
+    ])
+    .stdin(PASSWORD)
+    .run()
+    .expect_code(0);
+    let user = samba_user(&name).unwrap();
+    // 2030-06-01T00:00:00Z is 1906502400 s after 1970; FILETIME counts 100 ns from 1601.
+    assert_eq!(
+        user["accountExpires"],
+        ((1_906_502_400_i64 + 11_644_473_600) * 10_000_000).to_string()
+    );
+    assert_eq!(user["pwdLastSet"], "0");
+    let shown = ad().args(["-o", "json", "show-user", &name]).run();
+    shown.expect_code(0);
+    assert_eq!(shown.json()["account_expires"], "2030-06-01T00:00:00Z");
+    assert_eq!(shown.json()["change_password_at_logon"], true);
+}
+
+#[test]
+fn show_user_decodes_the_account() {
+    let name = unique("show");
+    create_reference(&name, &[]).expect_code(0);
+    let user = samba_user(&name).unwrap();
+    for who in [
+        name.clone(),
+        format!("{name}@lab.example"),
+        format!("CN={name},CN=Users,DC=lab,DC=example"),
+    ] {
+        let out = ad().args(["-o", "json", "show-user", &who]).run();
+        out.expect_code(0);
+        let record = out.json();
+        assert_eq!(record["sam_account_name"], name.as_str());
+        assert_eq!(record["sid"].as_str(), Some(user["objectSid"].as_str()));
+        assert_eq!(record["guid"].as_str(), Some(user["objectGUID"].as_str()));
+        assert_eq!(
+            record["user_account_control_flags"],
+            serde_json::json!(["NORMAL_ACCOUNT", "DONT_EXPIRE_PASSWORD"])
+        );
+        assert_eq!(record["cannot_change_password"], true);
+        assert_eq!(record["password_never_expires"], true);
+        assert!(record["dacl"].as_str().unwrap().contains(DENY_SELF));
+    }
+    let human = ad().args(["show-user", &name]).run();
+    human.expect_code(0);
+    assert!(
+        human
+            .stdout
+            .contains("66048 (NORMAL_ACCOUNT | DONT_EXPIRE_PASSWORD)"),
+        "{}",
+        human.stdout
+    );
+}
+
+#[test]
+fn delete_user_asks_deletes_and_reports_absent() {
+    let name = unique("delete");
+    ad().args(["create-user", "--name", &name, "--disabled"])
+        .run()
+        .expect_code(0);
+    let unconfirmed = ad().args(["delete-user", &name]).run();
+    unconfirmed.expect_code(2);
+    assert!(unconfirmed.stderr.contains("--yes"));
+    assert!(samba_user(&name).is_some());
+    let deleted = ad()
+        .args(["-o", "json", "delete-user", &name, "--yes"])
+        .run();
+    deleted.expect_code(0);
+    assert_eq!(deleted.json()["action"], "deleted");
+    assert!(samba_user(&name).is_none());
+    ad().args(["delete-user", &name, "--yes"])
+        .run()
+        .expect_code(1);
+    let absent = ad()
+        .args(["-o", "json", "delete-user", &name, "--yes", "--missing-ok"])
+        .run();
+    absent.expect_code(0);
+    assert_eq!(absent.json()["action"], "absent");
+}
+
+#[test]
+fn secrets_never_reach_output_or_logs() {
+    let name = unique("secret");
+    let out = ad()
+        .args([
+            "-vv",
+            "create-user",
+            "--name",
+            &name,
+            "--service-account",
+            "--account-password-stdin",
+        ])
+        .stdin(PASSWORD)
+        .run();
+    out.expect_code(0);
+    let admin_password = std::fs::read_to_string(&dc().admin_password_file).unwrap();
+    for text in [&out.stdout, &out.stderr] {
+        assert!(
+            !text.contains(PASSWORD) && !text.contains(admin_password.trim()),
+            "{text}"
+        );
+    }
+    assert!(
+        out.stderr.contains("unicodePwd"),
+        "-vv shows the protocol exchange: {}",
+        out.stderr
+    );
+}

@@ -1,0 +1,196 @@
+//! What the tests share: the lab (started once, failing loudly when it cannot start), the tools
+//! pre-wired to it, and independent views of the directory.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use lab::samba::SambaDc;
+use lab::tools::Tool;
+
+/// The lab's domain controller, started on first use. A lab that cannot start fails the test:
+/// these tests are never skipped.
+pub fn dc() -> &'static SambaDc {
+    static DC: OnceLock<Result<SambaDc, String>> = OnceLock::new();
+    match DC.get_or_init(|| SambaDc::start().map_err(|e| e.to_string())) {
+        Ok(dc) => dc,
+        Err(e) => panic!(
+            "{e}\nThe lab tests need Samba's packages and root: run tests/setup (CI={:?})",
+            std::env::var("CI").ok()
+        ),
+    }
+}
+
+/// `ad-tool` connected to the lab as its administrator.
+pub fn ad() -> Tool {
+    let dc = dc();
+    Tool::new("ad-tool")
+        .args(["--server", &dc.server(), "--user", &dc.admin_upn()])
+        .args(["--ca-file".into(), dc.pki.ca_file.clone().into_os_string()])
+        .args([
+            "--password-file".into(),
+            dc.admin_password_file.clone().into_os_string(),
+        ])
+}
+
+/// `ad-tool` connected to the lab as `user` with the seed's user password.
+pub fn ad_as(user: &str) -> Tool {
+    let dc = dc();
+    Tool::new("ad-tool")
+        .args(["--server", &dc.server(), "--user", user])
+        .args(["--ca-file".into(), dc.pki.ca_file.clone().into_os_string()])
+        .args([
+            "--password-file".into(),
+            dc.user_password_file.clone().into_os_string(),
+        ])
+}
+
+/// `samba-tool user show NAME` as attribute → value (first value), or `None` if there is no
+/// such user.
+pub fn samba_user(sam: &str) -> Option<HashMap<String, String>> {
+    let output = dc().samba_tool(&["user", "show", sam]);
+    if !output.status.success() {
+        return None;
+    }
+    let mut attrs = HashMap::new();
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        if let Some((name, value)) = line.split_once(": ") {
+            attrs
+                .entry(name.to_owned())
+                .or_insert_with(|| value.to_owned());
+        }
+    }
+    Some(attrs)
+}
+
+/// The DACL of `dn` in SDDL, from `samba-tool dsacl get`.
+pub fn sddl(dn: &str) -> String {
+    let output = dc().samba_tool(&["dsacl", "get", &format!("--objectdn={dn}")]);
+    assert!(
+        output.status.success(),
+        "dsacl get {dn}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The two deny ACEs of "User cannot change password", in samba-tool's SDDL.
+pub const DENY_EVERYONE: &str = "(OD;;CR;ab721a53-1e2f-11d0-9819-00aa0040529b;;WD)";
+/// See [`DENY_EVERYONE`].
+pub const DENY_SELF: &str = "(OD;;CR;ab721a53-1e2f-11d0-9819-00aa0040529b;;PS)";
+/// The default allow ACEs they replace.
+pub const ALLOW_EVERYONE: &str = "(OA;;CR;ab721a53-1e2f-11d0-9819-00aa0040529b;;WD)";
+/// See [`ALLOW_EVERYONE`].
+pub const ALLOW_SELF: &str = "(OA;;CR;ab721a53-1e2f-11d0-9819-00aa0040529b;;PS)";
+
+/// A 0600 file holding `text`, removed with the returned guard.
+pub fn secret_file(text: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("secret");
+    let mut file = std::fs::File::create(&path).expect("secret file");
+    file.write_all(text.as_bytes()).expect("write secret");
+    drop(file);
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .expect("chmod");
+    (dir, path)
+}
+
+/// Whether `user` can bind over LDAPS with `password` (OpenLDAP's client, not the tool).
+pub fn can_bind(user: &str, password: &str) -> bool {
+    let (_guard, file) = secret_file(password);
+    dc().ldapsearch(
+        user,
+        &file,
+        &["-b", "", "-s", "base", "defaultNamingContext"],
+    )
+    .status
+    .success()
+}
+
+fn unicode_pwd_b64(password: &str) -> String {
+    let mut bytes = Vec::new();
+    for unit in format!("\"{password}\"").encode_utf16() {
+        bytes.extend_from_slice(&unit.to_le_bytes());
+    }
+    ad_tool::ldif::base64(&bytes)
+}
+
+/// The account changes its own password over LDAP (delete old + add new in one modify, as
+/// MS-ADTS 3.1.1.3.1.5.1 describes the user's own change). Returns ldapmodify's output.
+pub fn change_own_password(user: &str, dn: &str, old: &str, new: &str) -> std::process::Output {
+    let (_guard, file) = secret_file(old);
+    let ldif = format!(
+        "dn: {dn}\nchangetype: modify\ndelete: unicodePwd\nunicodePwd:: {}\n-\nadd: unicodePwd\nunicodePwd:: {}\n-\n",
+        unicode_pwd_b64(old),
+        unicode_pwd_b64(new)
+    );
+    dc().ldapmodify(user, &file, &ldif)
+}
+
+/// A name unique to this test run, for accounts tests create (tests run in parallel).
+pub fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(1);
+    format!("{prefix}{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Forwards TCP connections from an ephemeral port on 127.0.0.1 to `target`: the lab DC reached
+/// under an address its certificate does not name.
+pub fn forward_to(target: std::net::SocketAddr) -> std::net::SocketAddr {
+    use std::net::{TcpListener, TcpStream};
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind the forwarder");
+    let local = listener.local_addr().expect("forwarder address");
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let Ok(server) = TcpStream::connect(target) else {
+                continue;
+            };
+            let (Ok(mut client_read), Ok(mut server_write)) =
+                (client.try_clone(), server.try_clone())
+            else {
+                continue;
+            };
+            let (mut server_read, mut client_write) = (server, client);
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut client_read, &mut server_write);
+                let _ = server_write.shutdown(std::net::Shutdown::Both);
+            });
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut server_read, &mut client_write);
+                let _ = client_write.shutdown(std::net::Shutdown::Both);
+            });
+        }
+    });
+    local
+}
+
+/// Standard base64 decoding (for `ldapsearch`'s `attr:: value` lines).
+pub fn base64_decode(text: &str) -> Vec<u8> {
+    let value = |c: u8| -> u32 {
+        match c {
+            b'A'..=b'Z' => u32::from(c - b'A'),
+            b'a'..=b'z' => u32::from(c - b'a') + 26,
+            b'0'..=b'9' => u32::from(c - b'0') + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => panic!("not base64: {c}"),
+        }
+    };
+    let clean: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    let mut out = Vec::with_capacity(clean.len() / 4 * 3);
+    for chunk in clean.chunks(4) {
+        let data: Vec<u8> = chunk.iter().copied().filter(|b| *b != b'=').collect();
+        let n = data
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, b)| acc | (value(*b) << (18 - 6 * i)));
+        let bytes = n.to_be_bytes();
+        out.extend_from_slice(&bytes[1..data.len()]);
+    }
+    out
+}

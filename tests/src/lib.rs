@@ -1,0 +1,12 @@
+//! The lab: real components the end-to-end tests run against, started by the tests themselves.
+//!
+//! - [`samba`]: a Samba AD domain controller, provisioned, seeded and torn down per test run.
+//! - [`certs`]: the lab's CA and server certificates, issued at start.
+//! - [`seed`]: what the lab directory holds.
+//! - [`tools`]: running the workspace's binaries as an administrator would.
+
+pub mod certs;
+pub mod ldap_proxy;
+pub mod samba;
+pub mod seed;
+pub mod tools;

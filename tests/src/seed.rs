@@ -1,0 +1,243 @@
+//! The lab directory's contents: OUs, the people and mailboxes of `fixtures/lab/people.csv`,
+//! groups, and the operator accounts the tests log on with. Written as LDIF and loaded with
+//! `ldbadd` before the DC starts (50 accounts load in about a second that way).
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use ad_tool::ldif;
+
+/// The lab's DNS domain.
+pub const DNS_DOMAIN: &str = "lab.example";
+/// The lab's Kerberos realm.
+pub const REALM: &str = "LAB.EXAMPLE";
+/// The lab's NetBIOS domain name.
+pub const NETBIOS_DOMAIN: &str = "LAB";
+/// The domain's DN.
+pub const DOMAIN_DN: &str = "DC=lab,DC=example";
+/// Where the seed's service accounts go.
+pub const SERVICE_ACCOUNTS_OU: &str = "OU=Service Accounts,DC=lab,DC=example";
+/// The group of the calendar integration's users (nests `Utrecht Planners`).
+pub const TIMETABLE_GROUP: &str = "Timetable Users";
+
+/// An account of the lab's directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    /// `sAMAccountName`.
+    pub sam: String,
+    /// The CN.
+    pub cn: String,
+    /// `givenName`.
+    pub given: String,
+    /// `sn`.
+    pub surname: String,
+    /// `mail`, empty for accounts without a mailbox.
+    pub mail: String,
+    /// The OU below the domain (`OU=Amsterdam,OU=Staff`).
+    pub ou: String,
+    /// The mailbox type: user, shared, room, equipment, or empty.
+    pub mailbox_type: String,
+}
+
+impl Person {
+    /// The account's DN.
+    pub fn dn(&self) -> String {
+        format!(
+            "CN={},{},{DOMAIN_DN}",
+            ad_tool::dn::escape_value(&self.cn),
+            self.ou
+        )
+    }
+
+    /// `msExchRecipientTypeDetails` of the mailbox, if it has one.
+    pub fn recipient_type_details(&self) -> Option<u32> {
+        match self.mailbox_type.as_str() {
+            "user" => Some(1),
+            "shared" => Some(4),
+            "room" => Some(16),
+            "equipment" => Some(32),
+            _ => None,
+        }
+    }
+}
+
+/// Reads `people.csv`.
+pub fn people(fixtures: &Path) -> Result<Vec<Person>, Box<dyn std::error::Error>> {
+    let text = std::fs::read_to_string(fixtures.join("lab/people.csv"))?;
+    let data =
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .fold(String::new(), |mut data, line| {
+                data.push_str(line);
+                data.push('\n');
+                data
+            });
+    let mut reader = csv::Reader::from_reader(data.as_bytes());
+    let mut people = Vec::new();
+    for row in reader.records() {
+        let row = row?;
+        let field = |i: usize| row.get(i).unwrap_or_default().to_owned();
+        people.push(Person {
+            sam: field(0),
+            cn: field(1),
+            given: field(2),
+            surname: field(3),
+            mail: field(4),
+            ou: field(5),
+            mailbox_type: field(6),
+        });
+    }
+    Ok(people)
+}
+
+/// Accounts the tests log on with, besides Administrator.
+pub mod operators {
+    /// A delegated operator: may create, manage and delete users in the Service Accounts OU.
+    pub const HELPDESK: &str = "helpdesk";
+    /// A plain user without any delegated rights (also a mailbox owner).
+    pub const PLAIN_USER: &str = "adevries";
+}
+
+fn user_entry(
+    out: &mut String,
+    dn: &str,
+    sam: &str,
+    attrs: &[(&str, String)],
+    password_b64: &str,
+    uac: u32,
+) {
+    let _ = writeln!(
+        out,
+        "{}\nobjectClass: user\n{}",
+        ldif::line("dn", dn),
+        ldif::line("sAMAccountName", sam)
+    );
+    for (name, value) in attrs {
+        if !value.is_empty() {
+            let _ = writeln!(out, "{}", ldif::line(name, value));
+        }
+    }
+    let _ = writeln!(
+        out,
+        "unicodePwd:: {password_b64}\nuserAccountControl: {uac}\n"
+    );
+}
+
+/// The seed as LDIF: OUs (parents first), people, operators and groups.
+pub fn seed_ldif(people: &[Person], user_password: &str) -> String {
+    let password_b64 = {
+        let mut bytes = Vec::new();
+        for unit in format!("\"{user_password}\"").encode_utf16() {
+            bytes.extend_from_slice(&unit.to_le_bytes());
+        }
+        ldif::base64(&bytes)
+    };
+    let mut out = String::new();
+    let mut ous: BTreeSet<Vec<String>> = BTreeSet::new();
+    for ou in people
+        .iter()
+        .map(|p| p.ou.as_str())
+        .chain(["OU=Service Accounts", "OU=Groups"])
+    {
+        let parts: Vec<String> = ou.split(',').map(str::to_owned).collect();
+        for i in (0..parts.len()).rev() {
+            ous.insert(parts[i..].to_vec());
+        }
+    }
+    let mut ous: Vec<Vec<String>> = ous.into_iter().collect();
+    ous.sort_by_key(Vec::len);
+    for ou in ous {
+        let _ = writeln!(
+            out,
+            "dn: {},{DOMAIN_DN}\nobjectClass: organizationalUnit\n",
+            ou.join(",")
+        );
+    }
+    for person in people {
+        let mut attrs = vec![
+            ("displayName", person.cn.clone()),
+            ("givenName", person.given.clone()),
+            ("sn", person.surname.clone()),
+            ("mail", person.mail.clone()),
+        ];
+        if !person.mail.is_empty() {
+            attrs.push(("userPrincipalName", format!("{}@{DNS_DOMAIN}", person.sam)));
+        }
+        if let Some(t) = person.recipient_type_details() {
+            attrs.push(("msExchRecipientTypeDetails", t.to_string()));
+        }
+        // Room, equipment and shared mailboxes are disabled accounts, as Exchange makes them.
+        let uac = if matches!(
+            person.mailbox_type.as_str(),
+            "room" | "equipment" | "shared"
+        ) {
+            514
+        } else {
+            512
+        };
+        user_entry(
+            &mut out,
+            &person.dn(),
+            &person.sam,
+            &attrs,
+            &password_b64,
+            uac,
+        );
+    }
+    user_entry(
+        &mut out,
+        &format!("CN=Helpdesk Operator,OU=Staff,{DOMAIN_DN}"),
+        operators::HELPDESK,
+        &[
+            (
+                "userPrincipalName",
+                format!("{}@{DNS_DOMAIN}", operators::HELPDESK),
+            ),
+            ("displayName", "Helpdesk Operator".into()),
+        ],
+        &password_b64,
+        512,
+    );
+    let group = |out: &mut String, cn: &str, group_type: i32, members: &[String]| {
+        let _ = writeln!(
+            out,
+            "dn: CN={cn},OU=Groups,{DOMAIN_DN}\nobjectClass: group\nsAMAccountName: {cn}\ngroupType: {group_type}"
+        );
+        for member in members {
+            let _ = writeln!(out, "{}", ldif::line("member", member));
+        }
+        out.push('\n');
+    };
+    let utrecht_planners: Vec<String> = people
+        .iter()
+        .filter(|p| p.ou.starts_with("OU=Utrecht") && p.recipient_type_details().is_some())
+        .take(3)
+        .map(Person::dn)
+        .collect();
+    group(
+        &mut out,
+        "Utrecht Planners",
+        ad_tool::group::group_type(
+            ad_tool::group::Scope::Global,
+            ad_tool::group::Category::Security,
+        ),
+        &utrecht_planners,
+    );
+    let mut timetable: Vec<String> = people
+        .iter()
+        .filter(|p| p.ou.starts_with("OU=Amsterdam") && p.recipient_type_details().is_some())
+        .map(Person::dn)
+        .collect();
+    timetable.push(format!("CN=Utrecht Planners,OU=Groups,{DOMAIN_DN}"));
+    group(
+        &mut out,
+        TIMETABLE_GROUP,
+        ad_tool::group::group_type(
+            ad_tool::group::Scope::Universal,
+            ad_tool::group::Category::Security,
+        ),
+        &timetable,
+    );
+    out
+}
