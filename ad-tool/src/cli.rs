@@ -66,7 +66,7 @@ pub struct ConnectionArgs {
     )]
     pub server: Option<String>,
 
-    /// LDAP URI instead of --server: ldaps://HOST[:PORT], or ldap://HOST[:PORT] with --starttls
+    /// LDAP URI instead of --server: ldaps://HOST or ldaps://HOST:PORT (ldap://… only with --starttls)
     #[arg(long, global = true, value_name = "URI", conflicts_with = "server")]
     pub uri: Option<String>,
 

@@ -28,7 +28,7 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "NAME")]
     pub profile: Option<String>,
 
-    /// Config file [default: <config dir>/ad-ews-tools/config.toml]
+    /// Config file [default: CONFIG_DIR/ad-ews-tools/config.toml, see the README]
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
 

@@ -112,22 +112,14 @@ pub fn can_bind(user: &str, password: &str) -> bool {
     .success()
 }
 
-fn unicode_pwd_b64(password: &str) -> String {
-    let mut bytes = Vec::new();
-    for unit in format!("\"{password}\"").encode_utf16() {
-        bytes.extend_from_slice(&unit.to_le_bytes());
-    }
-    ad_tool::ldif::base64(&bytes)
-}
-
 /// The account changes its own password over LDAP (delete old + add new in one modify, as
 /// MS-ADTS 3.1.1.3.1.5.1 describes the user's own change). Returns ldapmodify's output.
 pub fn change_own_password(user: &str, dn: &str, old: &str, new: &str) -> std::process::Output {
     let (_guard, file) = secret_file(old);
     let ldif = format!(
         "dn: {dn}\nchangetype: modify\ndelete: unicodePwd\nunicodePwd:: {}\n-\nadd: unicodePwd\nunicodePwd:: {}\n-\n",
-        unicode_pwd_b64(old),
-        unicode_pwd_b64(new)
+        lab::seed::unicode_pwd_base64(old),
+        lab::seed::unicode_pwd_base64(new)
     );
     dc().ldapmodify(user, &file, &ldif)
 }

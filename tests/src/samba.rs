@@ -271,7 +271,7 @@ impl SambaDc {
         let seed_file = dir.join("seed.ldif");
         let mut seed_text = seed::seed_ldif(&people, USER_PASSWORD);
         // The administrator's password goes in through the same file, never through argv.
-        let admin_pw = password_b64(ADMIN_PASSWORD);
+        let admin_pw = seed::unicode_pwd_base64(ADMIN_PASSWORD);
         let _ = write!(
             seed_text,
             "dn: CN=Administrator,CN=Users,{DOMAIN_DN}\nchangetype: modify\nreplace: unicodePwd\nunicodePwd:: {admin_pw}\n-\n\n"
@@ -470,14 +470,6 @@ impl Drop for SambaDc {
     fn drop(&mut self) {
         self.stop();
     }
-}
-
-fn password_b64(password: &str) -> String {
-    let mut bytes = Vec::new();
-    for unit in format!("\"{password}\"").encode_utf16() {
-        bytes.extend_from_slice(&unit.to_le_bytes());
-    }
-    ad_tool::ldif::base64(&bytes)
 }
 
 fn configure(dir: &Path, pki: &LabPki) -> Result<(), LabError> {

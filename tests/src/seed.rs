@@ -91,6 +91,12 @@ pub fn people(fixtures: &Path) -> Result<Vec<Person>, Box<dyn std::error::Error>
     Ok(people)
 }
 
+/// A password as an LDIF `unicodePwd::` value: quoted, UTF-16LE, base64.
+pub fn unicode_pwd_base64(password: &str) -> String {
+    let encoded = ad_tool::password::unicode_pwd(&common::secret::Secret::new(password.to_owned()));
+    ldif::base64(&encoded)
+}
+
 /// Accounts the tests log on with, besides Administrator.
 pub mod operators {
     /// A delegated operator: may create, manage and delete users in the Service Accounts OU.
@@ -126,13 +132,7 @@ fn user_entry(
 
 /// The seed as LDIF: OUs (parents first), people, operators and groups.
 pub fn seed_ldif(people: &[Person], user_password: &str) -> String {
-    let password_b64 = {
-        let mut bytes = Vec::new();
-        for unit in format!("\"{user_password}\"").encode_utf16() {
-            bytes.extend_from_slice(&unit.to_le_bytes());
-        }
-        ldif::base64(&bytes)
-    };
+    let password_b64 = unicode_pwd_base64(user_password);
     let mut out = String::new();
     let mut ous: BTreeSet<Vec<String>> = BTreeSet::new();
     for ou in people

@@ -115,7 +115,6 @@ struct Shared {
     options: CreateUserArgs,
     passwords: PasswordSource,
     policy: OnceCell<PasswordPolicy>,
-    default_parent: OnceCell<Dn>,
     password_file: Option<Mutex<File>>,
     batch: bool,
 }
@@ -149,7 +148,8 @@ pub async fn run(args: CreateUserArgs, ctx: &Context) -> Result<ExitStatus, Comm
         (Some(path), false) => Some(Mutex::new(open_password_file(path, batch)?)),
         _ => None,
     };
-    let directory = ctx.connect().await?;
+    let mut directory = ctx.connect().await?;
+    let items = locate(&mut directory, items).await?;
     let concurrency = if batch {
         usize::from(args.concurrency)
     } else {
@@ -159,7 +159,6 @@ pub async fn run(args: CreateUserArgs, ctx: &Context) -> Result<ExitStatus, Comm
         options: args,
         passwords,
         policy: OnceCell::new(),
-        default_parent: OnceCell::new(),
         password_file,
         batch,
     });
@@ -328,22 +327,87 @@ fn open_password_file(path: &Path, batch: bool) -> Result<File, CommandError> {
     Ok(file)
 }
 
-/// Works on one account; never fails as a whole: failures become the record's error.
-async fn process(
-    mut directory: Directory,
-    shared: &Shared,
-    item: Item,
-) -> (AccountRecord, Option<CommandError>) {
-    let spec = match item.spec {
-        Ok(spec) => spec,
-        Err(error) => {
-            return (
-                AccountRecord::failed(&item.label, None, &error),
-                Some(error.with_item(item.label)),
-            );
+/// An account to work on with where it goes and what already exists under its names.
+struct Located {
+    label: String,
+    target: Result<(AccountSpec, Dn), CommandError>,
+    found: Vec<Entry>,
+}
+
+/// Rows per existence search: one search answers for this many accounts.
+const LOOKUP_BATCH: usize = 100;
+
+/// The search filter matching any of the targets' DNs, sAMAccountNames and UPNs.
+fn existence_filter<'a>(targets: impl Iterator<Item = &'a (AccountSpec, Dn)>) -> String {
+    let mut filter = String::from("(|");
+    for (spec, dn) in targets {
+        let _ = write!(
+            filter,
+            "(sAMAccountName={})(distinguishedName={})",
+            escape_filter_value(spec.sam_account_name.as_str()),
+            escape_filter_value(&dn.to_string())
+        );
+        if let Some(upn) = &spec.upn {
+            let _ = write!(filter, "(userPrincipalName={})", escape_filter_value(upn.as_str()));
         }
+    }
+    filter.push(')');
+    filter
+}
+
+/// Whether a found entry is about this target: at its DN, or holding its sAMAccountName or UPN.
+fn concerns(entry: &Entry, spec: &AccountSpec, dn: &Dn) -> bool {
+    let eq = |attribute: &str, value: &str| entry.texts(attribute).iter().any(|v| v.eq_ignore_ascii_case(value));
+    entry.parsed_dn().is_some_and(|d| d == *dn)
+        || eq("sAMAccountName", spec.sam_account_name.as_str())
+        || spec.upn.as_ref().is_some_and(|upn| eq("userPrincipalName", upn.as_str()))
+}
+
+/// Resolves each account's DN (the Users container when no --path is given) and finds, with
+/// one search per batch of accounts, the entries that already use their names.
+async fn locate(directory: &mut Directory, items: Vec<Item>) -> Result<Vec<Located>, CommandError> {
+    let default_parent = if items.iter().any(|i| i.spec.as_ref().is_ok_and(|s| s.path.is_none())) {
+        Some(directory.users_container().await.map_err(|e| failure::explain(&e))?)
+    } else {
+        None
     };
-    match converge(&mut directory, shared, &spec).await {
+    let mut located: Vec<Located> = items
+        .into_iter()
+        .map(|item| {
+            let target = item.spec.map(|spec| {
+                let parent = spec.path.clone().or_else(|| default_parent.clone()).unwrap_or_default();
+                let dn = parent.child("CN", spec.name.as_str());
+                (spec, dn)
+            });
+            Located { label: item.label, target, found: Vec::new() }
+        })
+        .collect();
+    let naming_context = directory.naming_context.clone();
+    for chunk in located.chunks_mut(LOOKUP_BATCH) {
+        let filter = existence_filter(chunk.iter().filter_map(|l| l.target.as_ref().ok()));
+        if filter == "(|)" {
+            continue;
+        }
+        let found = directory
+            .search(&naming_context, Scope::Subtree, &filter, &["sAMAccountName", "userPrincipalName", "objectClass"])
+            .await
+            .map_err(|e| failure::explain(&e))?;
+        for item in chunk.iter_mut() {
+            if let Ok((spec, dn)) = &item.target {
+                item.found = found.iter().filter(|e| concerns(e, spec, dn)).cloned().collect();
+            }
+        }
+    }
+    Ok(located)
+}
+
+/// Works on one account; never fails as a whole: failures become the record's error.
+async fn process(mut directory: Directory, shared: &Shared, item: Located) -> (AccountRecord, Option<CommandError>) {
+    let (spec, dn) = match item.target {
+        Ok(target) => target,
+        Err(error) => return (AccountRecord::failed(&item.label, None, &error), Some(error.with_item(item.label))),
+    };
+    match converge(&mut directory, shared, &spec, &dn, &item.found).await {
         Ok(record) => (record, None),
         Err((dn, error)) => {
             let record = AccountRecord::failed(spec.label(), dn, &error);
@@ -366,45 +430,12 @@ async fn converge(
     directory: &mut Directory,
     shared: &Shared,
     spec: &AccountSpec,
+    dn: &Dn,
+    found: &[Entry],
 ) -> Result<AccountRecord, Failure> {
     let options = &shared.options;
-    let parent = if let Some(path) = &spec.path {
-        path.clone()
-    } else {
-        let mut d = directory.clone();
-        shared
-            .default_parent
-            .get_or_try_init(|| async move { d.users_container().await })
-            .await
-            .map_err(|e| (None, failure::explain(&e)))?
-            .clone()
-    };
-    let dn = parent.child("CN", spec.name.as_str());
-
-    // One search finds the entry at the DN, the sAMAccountName and the UPN wherever they are.
-    let mut filter = format!(
-        "(|(sAMAccountName={})(distinguishedName={})",
-        escape_filter_value(spec.sam_account_name.as_str()),
-        escape_filter_value(&dn.to_string())
-    );
-    if let Some(upn) = &spec.upn {
-        let _ = write!(
-            filter,
-            "(userPrincipalName={})",
-            escape_filter_value(upn.as_str())
-        );
-    }
-    filter.push(')');
-    let naming_context = directory.naming_context.clone();
-    let found = directory
-        .search(
-            &naming_context,
-            Scope::Subtree,
-            &filter,
-            &["sAMAccountName", "userPrincipalName", "objectClass"],
-        )
-        .await
-        .map_err(explain_at(&dn))?;
+    let dn = dn.clone();
+    let parent = dn.parent().unwrap_or_default();
     let same = |entry: &Entry, other: &Dn| entry.parsed_dn().is_some_and(|d| d == *other);
     let at_dn = found.iter().find(|e| same(e, &dn));
     let by_sam = found.iter().find(|e| {
@@ -634,12 +665,17 @@ async fn create(
         password.as_ref().map(|(p, _)| p),
     )
     .await?;
-    if plan.cannot_change_password
-        && let Err(error) = deny_change_password(directory, &dn).await
-    {
-        return Err(at(&dn)(roll_back(directory, &dn, error).await));
-    }
-    let mut record = read_record(directory, &dn).await?;
+    let mut record = match complete_new_account(directory, &dn, plan.cannot_change_password).await {
+        Ok(record) => record,
+        Err(error) if plan.cannot_change_password => return Err(at(&dn)(roll_back(directory, &dn, error).await)),
+        Err(error) => {
+            let cause = failure::explain(&error);
+            return Err(at(&dn)(CommandError {
+                message: format!("the account was created but could not be read back: {}", cause.message),
+                ..cause
+            }));
+        }
+    };
     record.action = Some(Action::Created);
     if let Some((secret, true)) = password {
         hand_out_generated(shared, spec, &secret, &mut record).map_err(at(&dn))?;
@@ -718,26 +754,30 @@ async fn add_account(
     }
 }
 
-async fn deny_change_password(directory: &mut Directory, dn: &Dn) -> Result<(), DirectoryError> {
-    let Some((_, Some(mut descriptor))) = directory.read_with_dacl(dn, &["objectClass"]).await?
-    else {
-        return Err(DirectoryError::Broken {
-            address: directory.address().to_owned(),
-            operation: "reading the new account's permissions",
-            reason: "the server returned no security descriptor".into(),
-        });
+/// Reads the new account once, with its DACL, and writes the "cannot change password" ACEs
+/// when asked; the record comes from that read and the descriptor as written.
+async fn complete_new_account(directory: &mut Directory, dn: &Dn, cannot_change_password: bool) -> Result<AccountRecord, DirectoryError> {
+    let address = directory.address().to_owned();
+    let missing = |reason: &str| DirectoryError::Broken {
+        address: address.clone(),
+        operation: "reading the new account",
+        reason: reason.to_owned(),
     };
-    let Some(dacl) = descriptor.dacl.as_mut() else {
-        return Err(DirectoryError::Broken {
-            address: directory.address().to_owned(),
-            operation: "reading the new account's permissions",
-            reason: "the security descriptor has no DACL".into(),
-        });
+    let (entry, descriptor) = directory.read_with_dacl(dn, &ACCOUNT_ATTRIBUTES).await?.ok_or_else(|| missing("the server does not find it"))?;
+    let Some(mut descriptor) = descriptor else {
+        return if cannot_change_password {
+            Err(missing("the server returned no security descriptor"))
+        } else {
+            Ok(AccountRecord::from_entry(&entry, None))
+        };
     };
-    if !set_cannot_change_password(dacl, true).is_empty() {
-        directory.write_dacl(dn, &descriptor).await?;
+    if cannot_change_password {
+        let dacl = descriptor.dacl.as_mut().ok_or_else(|| missing("the security descriptor has no DACL"))?;
+        if !set_cannot_change_password(dacl, true).is_empty() {
+            directory.write_dacl(dn, &descriptor).await?;
+        }
     }
-    Ok(())
+    Ok(AccountRecord::from_entry(&entry, Some(&descriptor)))
 }
 
 /// Removes a half-made account after a later step failed, and says so.
