@@ -11,6 +11,7 @@
 //!
 //!     cargo run --release -p bench --bin ad-bench [-- --accounts 500 --rounds 3 --singles 15]
 
+use std::fmt::Write as _;
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -30,9 +31,17 @@ struct Settings {
 fn settings() -> Settings {
     let args: Vec<String> = std::env::args().collect();
     let value = |name: &str, default: usize| {
-        args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
     };
-    Settings { accounts: value("--accounts", 500), rounds: value("--rounds", 3), singles: value("--singles", 15) }
+    Settings {
+        accounts: value("--accounts", 500),
+        rounds: value("--rounds", 3),
+        singles: value("--singles", 15),
+    }
 }
 
 fn median(mut samples: Vec<Duration>) -> Duration {
@@ -41,22 +50,40 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 }
 
 fn timed(mut command: Command, stdin: Option<&str>) -> Duration {
-    command.stdout(Stdio::null()).stderr(Stdio::piped()).stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+    command
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
     let start = Instant::now();
-    let mut child = command.spawn().unwrap_or_else(|e| panic!("cannot run {:?}: {e}", command.get_program()));
+    let mut child = command
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", command.get_program().display()));
     if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
         let _ = pipe.write_all(text.as_bytes());
     }
     let output = child.wait_with_output().expect("wait");
     let elapsed = start.elapsed();
-    assert!(output.status.success(), "{:?} failed: {}", command.get_program(), String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{} failed: {}",
+        command.get_program().display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
     elapsed
 }
 
 fn ad_tool(dc: &SambaDc) -> Command {
     let mut command = Command::new(lab::tools::binary("ad-tool"));
     command.args(["-q", "--server", &dc.server(), "--user", &dc.admin_upn()]);
-    command.arg("--ca-file").arg(&dc.pki.ca_file).arg("--password-file").arg(&dc.admin_password_file);
+    command
+        .arg("--ca-file")
+        .arg(&dc.pki.ca_file)
+        .arg("--password-file")
+        .arg(&dc.admin_password_file);
     command
 }
 
@@ -64,7 +91,12 @@ fn samba_tool(dc: &SambaDc, args: &[&str]) -> Command {
     let mut command = Command::new("samba-tool");
     // Samba's client reads the password from PASSWD, keeping it out of argv.
     command.env("PASSWD", lab::samba::ADMIN_PASSWORD);
-    command.args(args).args(["-H", &format!("ldap://{}", dc.server()), "-U", "Administrator"]);
+    command.args(args).args([
+        "-H",
+        &format!("ldap://{}", dc.server()),
+        "-U",
+        "Administrator",
+    ]);
     command
 }
 
@@ -73,16 +105,42 @@ fn single_account(dc: &SambaDc, runs: usize) -> (Duration, Duration) {
     for i in 0..=runs {
         let mut command = ad_tool(dc);
         let name = format!("one-ad-{i}");
-        command.args(["create-user", "--name", &name, "--upn", &format!("{name}@lab.example"), "--display-name", "Bench service account"]);
-        command.args(["--path", SERVICE_ACCOUNTS_OU, "--service-account", "--account-password-stdin"]);
+        command.args([
+            "create-user",
+            "--name",
+            &name,
+            "--upn",
+            &format!("{name}@lab.example"),
+            "--display-name",
+            "Bench service account",
+        ]);
+        command.args([
+            "--path",
+            SERVICE_ACCOUNTS_OU,
+            "--service-account",
+            "--account-password-stdin",
+        ]);
         let a = timed(command, Some(PASSWORD));
         let name = format!("one-st-{i}");
         let start = Instant::now();
         timed(
-            samba_tool(dc, &["user", "create", &name, "--random-password", "--userou=OU=Service Accounts", &format!("--mail-address={name}@lab.example")]),
+            samba_tool(
+                dc,
+                &[
+                    "user",
+                    "create",
+                    &name,
+                    "--random-password",
+                    "--userou=OU=Service Accounts",
+                    &format!("--mail-address={name}@lab.example"),
+                ],
+            ),
             None,
         );
-        timed(samba_tool(dc, &["user", "setexpiry", &name, "--noexpiry"]), None);
+        timed(
+            samba_tool(dc, &["user", "setexpiry", &name, "--noexpiry"]),
+            None,
+        );
         let b = start.elapsed();
         // The first run of each warms caches and is not counted.
         if i > 0 {
@@ -101,28 +159,49 @@ fn batch(dc: &SambaDc, accounts: usize, rounds: usize) -> (Duration, Duration) {
         let csv = dir.join(format!("accounts-{round}.csv"));
         let mut text = String::from("name,upn,display-name\n");
         for i in 0..accounts {
-            text.push_str(&format!("csv{round}-{i},csv{round}-{i}@lab.example,Bench service account {i}\n"));
+            let _ = writeln!(
+                text,
+                "csv{round}-{i},csv{round}-{i}@lab.example,Bench service account {i}"
+            );
         }
         std::fs::write(&csv, text).expect("write the CSV");
         let ldif = dir.join(format!("accounts-{round}.ldif"));
         let mut text = String::new();
         for i in 0..accounts {
-            text.push_str(&format!(
+            let _ = write!(
+                text,
                 "dn: CN=ldif{round}-{i},{SERVICE_ACCOUNTS_OU}\nobjectClass: user\nsAMAccountName: ldif{round}-{i}\n\
                  userPrincipalName: ldif{round}-{i}@lab.example\ndisplayName: Bench service account {i}\n\
                  unicodePwd:: {password}\nuserAccountControl: 66048\npwdLastSet: -1\naccountExpires: 9223372036854775807\n\n"
-            ));
+            );
         }
         std::fs::write(&ldif, text).expect("write the LDIF");
 
         let mut command = ad_tool(dc);
-        command.args(["create-user", "--from-csv"]).arg(&csv).args(["--path", SERVICE_ACCOUNTS_OU, "--service-account", "--account-password-stdin"]);
+        command.args(["create-user", "--from-csv"]).arg(&csv).args([
+            "--path",
+            SERVICE_ACCOUNTS_OU,
+            "--service-account",
+            "--account-password-stdin",
+        ]);
         let a = timed(command, Some(PASSWORD));
         let mut command = Command::new("ldapadd");
-        command.env("LDAPTLS_CACERT", &dc.pki.ca_file).args(["-H", &dc.ldaps_uri(), "-x", "-D", &dc.admin_upn(), "-y"]);
+        command.env("LDAPTLS_CACERT", &dc.pki.ca_file).args([
+            "-H",
+            &dc.ldaps_uri(),
+            "-x",
+            "-D",
+            &dc.admin_upn(),
+            "-y",
+        ]);
         command.arg(&dc.admin_password_file).arg("-f").arg(&ldif);
         let b = timed(command, None);
-        eprintln!("  round {}: ad-tool {:.2} s, ldapadd {:.2} s", round + 1, a.as_secs_f64(), b.as_secs_f64());
+        eprintln!(
+            "  round {}: ad-tool {:.2} s, ldapadd {:.2} s",
+            round + 1,
+            a.as_secs_f64(),
+            b.as_secs_f64()
+        );
         ours.push(a);
         reference.push(b);
     }
@@ -136,7 +215,18 @@ fn tempfile_dir() -> std::path::PathBuf {
 }
 
 fn version(program: &str, args: &[&str]) -> String {
-    Command::new(program).args(args).output().map(|o| String::from_utf8_lossy(&o.stdout).lines().next().unwrap_or("").trim().to_owned()).unwrap_or_default()
+    Command::new(program)
+        .args(args)
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_owned()
+        })
+        .unwrap_or_default()
 }
 
 fn main() {
@@ -146,12 +236,20 @@ fn main() {
     let _ = Tool::new("ad-tool");
     eprintln!("one service account, {} runs each…", settings.singles);
     let (one_ours, one_ref) = single_account(&dc, settings.singles);
-    eprintln!("{} accounts from CSV, {} rounds…", settings.accounts, settings.rounds);
+    eprintln!(
+        "{} accounts from CSV, {} rounds…",
+        settings.accounts, settings.rounds
+    );
     let (many_ours, many_ref) = batch(&dc, settings.accounts, settings.rounds);
     let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
     let secs = |d: Duration| format!("{:.3} s", d.as_secs_f64());
     let batch_ratio = ratio(many_ours, many_ref);
-    println!("Samba {} on {} cores, {} accounts per batch; medians.\n", version("samba", &["--version"]), std::thread::available_parallelism().map_or(0, |n| n.get()), settings.accounts);
+    println!(
+        "Samba {} on {} cores, {} accounts per batch; medians.\n",
+        version("samba", &["--version"]),
+        std::thread::available_parallelism().map_or(0, std::num::NonZero::get),
+        settings.accounts
+    );
     println!("| benchmark | ad-tool | reference | reference time | ratio | bound |");
     println!("| --- | --- | --- | --- | --- | --- |");
     println!(

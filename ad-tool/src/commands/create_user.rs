@@ -348,7 +348,11 @@ fn existence_filter<'a>(targets: impl Iterator<Item = &'a (AccountSpec, Dn)>) ->
             escape_filter_value(&dn.to_string())
         );
         if let Some(upn) = &spec.upn {
-            let _ = write!(filter, "(userPrincipalName={})", escape_filter_value(upn.as_str()));
+            let _ = write!(
+                filter,
+                "(userPrincipalName={})",
+                escape_filter_value(upn.as_str())
+            );
         }
     }
     filter.push(')');
@@ -357,17 +361,33 @@ fn existence_filter<'a>(targets: impl Iterator<Item = &'a (AccountSpec, Dn)>) ->
 
 /// Whether a found entry is about this target: at its DN, or holding its sAMAccountName or UPN.
 fn concerns(entry: &Entry, spec: &AccountSpec, dn: &Dn) -> bool {
-    let eq = |attribute: &str, value: &str| entry.texts(attribute).iter().any(|v| v.eq_ignore_ascii_case(value));
+    let eq = |attribute: &str, value: &str| {
+        entry
+            .texts(attribute)
+            .iter()
+            .any(|v| v.eq_ignore_ascii_case(value))
+    };
     entry.parsed_dn().is_some_and(|d| d == *dn)
         || eq("sAMAccountName", spec.sam_account_name.as_str())
-        || spec.upn.as_ref().is_some_and(|upn| eq("userPrincipalName", upn.as_str()))
+        || spec
+            .upn
+            .as_ref()
+            .is_some_and(|upn| eq("userPrincipalName", upn.as_str()))
 }
 
 /// Resolves each account's DN (the Users container when no --path is given) and finds, with
 /// one search per batch of accounts, the entries that already use their names.
 async fn locate(directory: &mut Directory, items: Vec<Item>) -> Result<Vec<Located>, CommandError> {
-    let default_parent = if items.iter().any(|i| i.spec.as_ref().is_ok_and(|s| s.path.is_none())) {
-        Some(directory.users_container().await.map_err(|e| failure::explain(&e))?)
+    let default_parent = if items
+        .iter()
+        .any(|i| i.spec.as_ref().is_ok_and(|s| s.path.is_none()))
+    {
+        Some(
+            directory
+                .users_container()
+                .await
+                .map_err(|e| failure::explain(&e))?,
+        )
     } else {
         None
     };
@@ -375,11 +395,19 @@ async fn locate(directory: &mut Directory, items: Vec<Item>) -> Result<Vec<Locat
         .into_iter()
         .map(|item| {
             let target = item.spec.map(|spec| {
-                let parent = spec.path.clone().or_else(|| default_parent.clone()).unwrap_or_default();
+                let parent = spec
+                    .path
+                    .clone()
+                    .or_else(|| default_parent.clone())
+                    .unwrap_or_default();
                 let dn = parent.child("CN", spec.name.as_str());
                 (spec, dn)
             });
-            Located { label: item.label, target, found: Vec::new() }
+            Located {
+                label: item.label,
+                target,
+                found: Vec::new(),
+            }
         })
         .collect();
     let naming_context = directory.naming_context.clone();
@@ -389,12 +417,21 @@ async fn locate(directory: &mut Directory, items: Vec<Item>) -> Result<Vec<Locat
             continue;
         }
         let found = directory
-            .search(&naming_context, Scope::Subtree, &filter, &["sAMAccountName", "userPrincipalName", "objectClass"])
+            .search(
+                &naming_context,
+                Scope::Subtree,
+                &filter,
+                &["sAMAccountName", "userPrincipalName", "objectClass"],
+            )
             .await
             .map_err(|e| failure::explain(&e))?;
         for item in chunk.iter_mut() {
             if let Ok((spec, dn)) = &item.target {
-                item.found = found.iter().filter(|e| concerns(e, spec, dn)).cloned().collect();
+                item.found = found
+                    .iter()
+                    .filter(|e| concerns(e, spec, dn))
+                    .cloned()
+                    .collect();
             }
         }
     }
@@ -402,10 +439,19 @@ async fn locate(directory: &mut Directory, items: Vec<Item>) -> Result<Vec<Locat
 }
 
 /// Works on one account; never fails as a whole: failures become the record's error.
-async fn process(mut directory: Directory, shared: &Shared, item: Located) -> (AccountRecord, Option<CommandError>) {
+async fn process(
+    mut directory: Directory,
+    shared: &Shared,
+    item: Located,
+) -> (AccountRecord, Option<CommandError>) {
     let (spec, dn) = match item.target {
         Ok(target) => target,
-        Err(error) => return (AccountRecord::failed(&item.label, None, &error), Some(error.with_item(item.label))),
+        Err(error) => {
+            return (
+                AccountRecord::failed(&item.label, None, &error),
+                Some(error.with_item(item.label)),
+            );
+        }
     };
     match converge(&mut directory, shared, &spec, &dn, &item.found).await {
         Ok(record) => (record, None),
@@ -667,11 +713,16 @@ async fn create(
     .await?;
     let mut record = match complete_new_account(directory, &dn, plan.cannot_change_password).await {
         Ok(record) => record,
-        Err(error) if plan.cannot_change_password => return Err(at(&dn)(roll_back(directory, &dn, error).await)),
+        Err(error) if plan.cannot_change_password => {
+            return Err(at(&dn)(roll_back(directory, &dn, error).await));
+        }
         Err(error) => {
             let cause = failure::explain(&error);
             return Err(at(&dn)(CommandError {
-                message: format!("the account was created but could not be read back: {}", cause.message),
+                message: format!(
+                    "the account was created but could not be read back: {}",
+                    cause.message
+                ),
                 ..cause
             }));
         }
@@ -756,14 +807,21 @@ async fn add_account(
 
 /// Reads the new account once, with its DACL, and writes the "cannot change password" ACEs
 /// when asked; the record comes from that read and the descriptor as written.
-async fn complete_new_account(directory: &mut Directory, dn: &Dn, cannot_change_password: bool) -> Result<AccountRecord, DirectoryError> {
+async fn complete_new_account(
+    directory: &mut Directory,
+    dn: &Dn,
+    cannot_change_password: bool,
+) -> Result<AccountRecord, DirectoryError> {
     let address = directory.address().to_owned();
     let missing = |reason: &str| DirectoryError::Broken {
         address: address.clone(),
         operation: "reading the new account",
         reason: reason.to_owned(),
     };
-    let (entry, descriptor) = directory.read_with_dacl(dn, &ACCOUNT_ATTRIBUTES).await?.ok_or_else(|| missing("the server does not find it"))?;
+    let (entry, descriptor) = directory
+        .read_with_dacl(dn, &ACCOUNT_ATTRIBUTES)
+        .await?
+        .ok_or_else(|| missing("the server does not find it"))?;
     let Some(mut descriptor) = descriptor else {
         return if cannot_change_password {
             Err(missing("the server returned no security descriptor"))
@@ -772,7 +830,10 @@ async fn complete_new_account(directory: &mut Directory, dn: &Dn, cannot_change_
         };
     };
     if cannot_change_password {
-        let dacl = descriptor.dacl.as_mut().ok_or_else(|| missing("the security descriptor has no DACL"))?;
+        let dacl = descriptor
+            .dacl
+            .as_mut()
+            .ok_or_else(|| missing("the security descriptor has no DACL"))?;
         if !set_cannot_change_password(dacl, true).is_empty() {
             directory.write_dacl(dn, &descriptor).await?;
         }
