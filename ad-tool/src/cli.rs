@@ -51,6 +51,9 @@ pub struct Cli {
 pub enum AuthMethod {
     /// Simple bind with --user and a password
     Simple,
+    /// Kerberos (SASL GSSAPI) with the ticket cache: kinit first; no password
+    #[cfg(feature = "kerberos")]
+    Kerberos,
 }
 
 /// Where the domain controller is and how to talk to it.

@@ -74,6 +74,10 @@ impl Context {
                     .map_err(|e| CommandError::usage(e.to_string()).with_code("password"))?;
                 Credentials::Simple { user, password }
             }
+            #[cfg(feature = "kerberos")]
+            // Over ldap:// the Kerberos session is sealed (SASL privacy layer), so plain LDAP
+            // is acceptable here, unlike for a password.
+            AuthMethod::Kerberos => Credentials::Kerberos,
         };
         Directory::connect(&options, &credentials)
             .await

@@ -155,6 +155,21 @@ pub enum Credentials {
         /// The password.
         password: Secret,
     },
+    /// Kerberos (SASL GSSAPI) with the default ticket cache, over TLS with channel binding.
+    #[cfg(feature = "kerberos")]
+    Kerberos,
+}
+
+impl Credentials {
+    /// Whether the bind encrypts a plain LDAP session by itself (Kerberos with the SASL privacy
+    /// layer), so no password or data travels in clear without TLS.
+    fn seals_plain_ldap(&self) -> bool {
+        match self {
+            Credentials::Simple { .. } => false,
+            #[cfg(feature = "kerberos")]
+            Credentials::Kerberos => true,
+        }
+    }
 }
 
 /// Connection settings.
@@ -222,6 +237,25 @@ pub enum DirectoryError {
     PlaintextRefused {
         /// Where.
         address: String,
+    },
+    /// Kerberos could not get or use a ticket for the DC.
+    #[error("Kerberos logon to {address} as {principal} failed: {reason}")]
+    Kerberos {
+        /// Where.
+        address: String,
+        /// The service principal asked for.
+        principal: String,
+        /// What the GSSAPI library or the server said.
+        reason: String,
+    },
+    /// The DC wants Kerberos over TLS to add a SASL layer, which TLS excludes (Samba before 4.20
+    /// with `ldap server require strong auth = yes`).
+    #[error("{address} refuses Kerberos over TLS without a SASL security layer: {failure}")]
+    KerberosOverTlsRefused {
+        /// Where.
+        address: String,
+        /// The server's answer.
+        failure: LdapFailure,
     },
     /// The bind was refused.
     #[error("{address} refused the logon of {user}: {failure}")]
@@ -399,7 +433,7 @@ impl Directory {
     ) -> Result<Self, DirectoryError> {
         let endpoint = &options.endpoint;
         let address = endpoint.address();
-        if endpoint.transport == Transport::Plain {
+        if endpoint.transport == Transport::Plain && !credentials.seals_plain_ldap() {
             return Err(DirectoryError::PlaintextRefused { address });
         }
         let connector = options.tls.native_connector()?;
@@ -418,10 +452,10 @@ impl Directory {
         ldap3::drive!(conn);
         log::info!(
             "connected to {address} ({})",
-            if endpoint.transport == Transport::Ldaps {
-                "LDAPS"
-            } else {
-                "StartTLS"
+            match endpoint.transport {
+                Transport::Ldaps => "LDAPS",
+                Transport::StartTls => "StartTLS",
+                Transport::Plain => "plain LDAP, to be sealed by Kerberos",
             }
         );
 
@@ -442,6 +476,10 @@ impl Directory {
                     });
                 }
                 log::info!("bound as {user}");
+            }
+            #[cfg(feature = "kerberos")]
+            Credentials::Kerberos => {
+                kerberos_bind(&mut ldap, endpoint, &address, options.timeout).await?;
             }
         }
         let mut directory = Directory {
@@ -723,6 +761,63 @@ impl Directory {
     pub async fn unbind(mut self) {
         let _ = tokio::time::timeout(Duration::from_secs(2), self.ldap.unbind()).await;
     }
+}
+
+/// SASL GSSAPI bind with the ticket cache. The service principal is `ldap/<DNS name>`: the
+/// name given with --server, or, when that is an address, the name the DC reports in its root
+/// DSE (readable before binding).
+#[cfg(feature = "kerberos")]
+async fn kerberos_bind(
+    ldap: &mut Ldap,
+    endpoint: &Endpoint,
+    address: &str,
+    timeout: Duration,
+) -> Result<(), DirectoryError> {
+    let host = if endpoint.host.parse::<std::net::IpAddr>().is_ok() {
+        let root = with_timeout(
+            address,
+            timeout,
+            ldap.search("", Scope::Base, "(objectClass=*)", vec!["dnsHostName"]),
+        )
+        .await?
+        .map_err(|e| broken(address, "reading the root DSE", &e))?;
+        root.0
+            .into_iter()
+            .next()
+            .and_then(|e| {
+                SearchEntry::construct(e)
+                    .attrs
+                    .remove("dnsHostName")
+                    .and_then(|mut v| v.pop())
+            })
+            .ok_or_else(|| DirectoryError::Kerberos {
+                address: address.to_owned(),
+                principal: "ldap/?".into(),
+                reason: "the DC does not tell its DNS name; give --server by name".into(),
+            })?
+    } else {
+        endpoint.host.clone()
+    };
+    let principal = format!("ldap/{host}");
+    log::info!("Kerberos bind for {principal}");
+    let kerberos_error = |reason: String| DirectoryError::Kerberos {
+        address: address.to_owned(),
+        principal: principal.clone(),
+        reason,
+    };
+    let result = with_timeout(address, timeout, ldap.sasl_gssapi_bind(&host))
+        .await?
+        .map_err(|e| match e {
+            LdapError::GssapiOperationError(text) => kerberos_error(common::error::one_line(&text)),
+            other => broken(address, "Kerberos bind", &other),
+        })?;
+    if result.rc != 0 {
+        return Err(kerberos_error(
+            LdapFailure::new(result.rc, &result.text).to_string(),
+        ));
+    }
+    log::info!("bound with Kerberos");
+    Ok(())
 }
 
 fn check(

@@ -41,6 +41,19 @@ pub fn explain(error: &DirectoryError) -> CommandError {
                 .with_hint("use ldaps:// (port 636) or add --starttls")
                 .with_code("plaintext")
         }
+        DirectoryError::Kerberos { address, principal, reason } => CommandError::new(
+            ExitStatus::Denied,
+            format!("Kerberos logon to {address} failed for {principal} ({reason})"),
+        )
+        .with_hint("check `klist` for a ticket of your account (kinit gets one) and that the DC has the service principal")
+        .with_code("kerberos"),
+        DirectoryError::KerberosOverTlsRefused { address, failure } => CommandError::new(
+            ExitStatus::Denied,
+            format!("{address} refuses Kerberos over TLS without a SASL security layer (a Samba DC before 4.20 does)"),
+        )
+        .with_hint("use --uri ldap://HOST, where Kerberos seals the session, or set `ldap server require strong auth = allow_sasl_over_tls` on the DC")
+        .with_detail(failure.text.clone())
+        .with_code("kerberos"),
         DirectoryError::Bind { address, user, failure } => {
             let message = match failure.rc {
                 rc::INVALID_CREDENTIALS => format!("{address} refused the logon of {user}: {}", failure.bind_reason()),

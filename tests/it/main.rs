@@ -5,6 +5,7 @@
 mod ad_accounts;
 mod ad_errors;
 mod ad_groups;
+mod ad_kerberos;
 mod ad_mailboxes;
 mod config_profiles;
 mod descriptors;

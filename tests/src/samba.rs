@@ -48,6 +48,8 @@ pub struct SambaDc {
     pub admin_password_file: PathBuf,
     /// A 0600 file holding [`USER_PASSWORD`].
     pub user_password_file: PathBuf,
+    /// A `krb5.conf` for the lab's realm and KDC (use it with `KRB5_CONFIG`).
+    pub krb5_conf: PathBuf,
     /// The accounts of the seed.
     pub people: Vec<seed::Person>,
     samba_pid: u32,
@@ -276,6 +278,15 @@ impl SambaDc {
             seed_text,
             "dn: CN=Administrator,CN=Users,{DOMAIN_DN}\nchangetype: modify\nreplace: unicodePwd\nunicodePwd:: {admin_pw}\n-\n\n"
         );
+        // The LDAP service principals a DC carries (Samba's dnsupdate service, off in the lab,
+        // would add them), so Kerberos clients find ldap/<DC name>.
+        let _ = write!(
+            seed_text,
+            "dn: CN={host},OU=Domain Controllers,{DOMAIN_DN}\nchangetype: modify\nadd: servicePrincipalName\n\
+             servicePrincipalName: ldap/{fqdn}\nservicePrincipalName: ldap/{fqdn}/{DNS_DOMAIN}\n\
+             servicePrincipalName: ldap/{fqdn}/{NETBIOS_DOMAIN}\nservicePrincipalName: ldap/{host}\n-\n\n",
+            host = HOST_NAME.to_uppercase()
+        );
         let (adds, modifies) = seed_text.split_at(
             seed_text
                 .find("dn: CN=Administrator,CN=Users")
@@ -300,6 +311,16 @@ impl SambaDc {
         write_private(&admin_password_file, ADMIN_PASSWORD)?;
         let user_password_file = dir.join("user.password");
         write_private(&user_password_file, USER_PASSWORD)?;
+        let krb5_conf = dir.join("krb5.conf");
+        std::fs::write(
+            &krb5_conf,
+            format!(
+                "[libdefaults]\n\tdefault_realm = {REALM}\n\tdns_lookup_realm = false\n\tdns_lookup_kdc = false\n\
+                 \trdns = false\n\tdns_canonicalize_hostname = false\n\n[realms]\n\t{REALM} = {{\n\t\tkdc = {address}\n\t}}\n\n\
+                 [domain_realm]\n\t.{DNS_DOMAIN} = {REALM}\n\t{DNS_DOMAIN} = {REALM}\n"
+            ),
+        )
+        .map_err(|e| lab_error(format!("writing krb5.conf: {e}")))?;
 
         let log = std::fs::File::create(dir.join("log/samba.out"))
             .map_err(|e| lab_error(format!("cannot create the log: {e}")))?;
@@ -325,6 +346,7 @@ impl SambaDc {
             pki,
             admin_password_file,
             user_password_file,
+            krb5_conf,
             people,
             samba_pid,
             guard: Mutex::new(Some(guard)),
@@ -481,6 +503,9 @@ fn configure(dir: &Path, pki: &LabPki) -> Result<(), LabError> {
         // Only what the lab uses: LDAP, the KDC, RPC and winbind (for NTLM checks).
         "server services = rpc, ldap, kdc, winbindd".to_owned(),
         "tls enabled = yes".to_owned(),
+        // As Windows DCs (and Samba from 4.20) do: Kerberos binds over TLS need no SASL layer
+        // of their own; simple binds still need TLS.
+        "ldap server require strong auth = allow_sasl_over_tls".to_owned(),
         format!("tls keyfile = {}", pki.key_file.display()),
         format!("tls certfile = {}", pki.cert_file.display()),
         format!("tls cafile = {}", pki.ca_file.display()),
