@@ -17,6 +17,12 @@ pub const CONFIG_ENV: &str = "AD_TOOL_CONFIG";
 /// Environment variable holding the operator's password.
 pub const PASSWORD_ENV: &str = "AD_TOOL_PASSWORD";
 
+/// Settings read from the environment, as (variable, option): `AD_TOOL_SERVER` is --server.
+/// They are applied like a profile that ranks above the config file, so an option on the
+/// command line, or one that conflicts with it (`--uri` against a server from the
+/// environment), still wins.
+const ENVIRONMENT: [(&str, &str); 1] = [("AD_TOOL_SERVER", "server")];
+
 const ABOUT: &str = "Create Active Directory service accounts exactly as New-ADUser does, with their groups and mailbox lists, over LDAPS.";
 
 const AFTER_HELP: &str = "\
@@ -60,18 +66,27 @@ pub enum AuthMethod {
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Connection")]
 pub struct ConnectionArgs {
-    /// Domain controller as HOST or HOST:PORT (LDAPS on 636, or 389 with --starttls)
-    #[arg(
-        long,
-        global = true,
-        env = "AD_TOOL_SERVER",
-        value_name = "HOST[:PORT]"
-    )]
+    /// Domain controller as HOST or HOST:PORT (LDAPS on 636, or 389 with --starttls);
+    /// also from AD_TOOL_SERVER
+    #[arg(long, global = true, value_name = "HOST[:PORT]")]
     pub server: Option<String>,
 
     /// LDAP URI instead of --server: ldaps://HOST or ldaps://HOST:PORT (ldap://… only with --starttls)
     #[arg(long, global = true, value_name = "URI", conflicts_with = "server")]
     pub uri: Option<String>,
+
+    /// Find a domain controller of this AD domain through DNS (_ldap._tcp.dc._msdcs.DOMAIN)
+    #[arg(long, global = true, value_name = "DNS-NAME", conflicts_with_all = ["server", "uri"])]
+    pub domain: Option<String>,
+
+    /// Ask this DNS server (an AD DNS server, say) when looking for domain controllers
+    #[arg(
+        long,
+        global = true,
+        value_name = "ADDRESS",
+        env = "AD_TOOL_DNS_SERVER"
+    )]
+    pub dns_server: Option<std::net::IpAddr>,
 
     /// Use StartTLS on port 389 instead of LDAPS on 636
     #[arg(long, global = true)]
@@ -108,6 +123,21 @@ pub fn parse(args: Vec<OsString>) -> Result<Cli, ParseOutcome> {
         config::load_profile(config_file.as_deref(), profile_name.as_deref()).map_err(|e| {
             ParseOutcome::Config(CommandError::usage(e.to_string()).with_code("config"))
         })?;
+    let environment = config::Profile {
+        name: "environment".into(),
+        values: ENVIRONMENT
+            .iter()
+            .filter_map(|(var, key)| {
+                std::env::var(var)
+                    .ok()
+                    .filter(|v| !v.is_empty())
+                    .map(|v| ((*key).to_owned(), toml::Value::String(v)))
+            })
+            .collect(),
+    };
+    let args = config::apply_profile(&command, args, &environment)
+        .map_err(|e| ParseOutcome::Config(CommandError::usage(e.to_string()).with_code("config")))?
+        .args;
     let (args, unknown) = match &profile {
         Some(profile) => {
             let applied = config::apply_profile(&command, args, profile).map_err(|e| {

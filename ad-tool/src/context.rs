@@ -9,7 +9,10 @@ use common::secret::read_secret;
 use common::{CommandError, ExitStatus};
 
 use crate::cli::{AuthMethod, ConnectionArgs, PASSWORD_ENV};
-use crate::directory::{ConnectOptions, Credentials, Directory, Endpoint};
+use crate::directory::{
+    ConnectOptions, Credentials, Directory, DirectoryError, Endpoint, Transport,
+};
+use crate::dns;
 use crate::failure;
 
 /// The shared options of one run.
@@ -22,47 +25,95 @@ pub struct Context {
 }
 
 impl Context {
-    /// Where to connect, from `--uri` or `--server`.
-    pub fn endpoint(&self) -> Result<Endpoint, CommandError> {
+    /// The domain controllers to try, in order: `--uri`, `--server`, or those DNS names for
+    /// `--domain` (or, with none of them, for the domain of a `--user` given as a UPN).
+    pub async fn endpoints(&self) -> Result<Vec<Endpoint>, CommandError> {
         let c = &self.connection;
-        let endpoint = match (&c.uri, &c.server) {
-            (Some(uri), _) => Endpoint::from_uri(uri, c.starttls),
-            (None, Some(server)) => Endpoint::from_server(server, c.starttls),
-            (None, None) => {
+        let usage = |e: crate::directory::EndpointError| {
+            CommandError::usage(e.to_string()).with_code("config")
+        };
+        if let Some(uri) = &c.uri {
+            return Ok(vec![Endpoint::from_uri(uri, c.starttls).map_err(usage)?]);
+        }
+        if let Some(server) = &c.server {
+            return Ok(vec![
+                Endpoint::from_server(server, c.starttls).map_err(usage)?,
+            ]);
+        }
+        let domain = match (
+            &c.domain,
+            self.global.user.as_deref().and_then(|u| u.rsplit_once('@')),
+        ) {
+            (Some(domain), _) => domain.clone(),
+            (None, Some((_, suffix))) if suffix.contains('.') => {
+                log::info!(
+                    "no --server: looking for a domain controller of {suffix}, the domain of --user"
+                );
+                suffix.to_owned()
+            }
+            _ => {
                 return Err(CommandError::usage("no domain controller given")
-                    .with_hint(
-                        "pass --server HOST (or set AD_TOOL_SERVER, or server in a config profile)",
-                    )
+                    .with_hint("pass --server HOST or --domain DNS-NAME (or set AD_TOOL_SERVER, or server in a config profile)")
                     .with_code("config"));
             }
         };
-        endpoint.map_err(|e| CommandError::usage(e.to_string()).with_code("config"))
+        self.discover(&domain).await
     }
 
-    /// Connects and binds as the operator.
-    pub async fn connect(&self) -> Result<Directory, CommandError> {
-        let endpoint = self.endpoint()?;
-        let tls = self.global.tls_options();
-        tls.warn_if_insecure("ad-tool");
-        let options = ConnectOptions {
-            endpoint,
-            tls,
-            timeout: Duration::from_secs(self.connection.timeout),
+    async fn discover(&self, domain: &str) -> Result<Vec<Endpoint>, CommandError> {
+        let c = &self.connection;
+        let servers = match c.dns_server {
+            Some(server) => vec![server],
+            None => dns::system_nameservers(),
         };
-        let credentials = match self.connection.auth {
+        let not_found = |reason: String| {
+            CommandError::new(ExitStatus::Connect, format!("cannot find a domain controller of {domain} through DNS ({reason})"))
+                .with_hint("check the domain name, ask a DNS server of the domain with --dns-server, or give --server")
+                .with_code("discovery")
+        };
+        if servers.is_empty() {
+            return Err(not_found(dns::DnsError::NoServer.to_string()));
+        }
+        let targets =
+            dns::domain_controllers(domain, &servers, Duration::from_secs(c.timeout.min(10)))
+                .await
+                .map_err(|e| not_found(e.to_string()))?;
+        log::info!(
+            "domain controllers of {domain}: {}",
+            targets
+                .iter()
+                .map(|t| t.host.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        Ok(targets
+            .into_iter()
+            .map(|target| Endpoint {
+                transport: if c.starttls {
+                    Transport::StartTls
+                } else {
+                    Transport::Ldaps
+                },
+                host: target.host,
+                port: if c.starttls { 389 } else { 636 },
+                addresses: target.addresses,
+            })
+            .collect())
+    }
+
+    fn credentials(&self, endpoints: &[Endpoint]) -> Result<Credentials, CommandError> {
+        match self.connection.auth {
             AuthMethod::Simple => {
                 let user = self.global.user.clone().ok_or_else(|| {
                     CommandError::usage("no --user given: who logs on to the directory?")
                         .with_hint("pass --user admin@corp.example (or DOMAIN\\name, or a DN)")
                         .with_code("config")
                 })?;
-                if options.endpoint.transport == crate::directory::Transport::Plain {
-                    // Refuse before asking for the password.
-                    return Err(failure::explain(
-                        &crate::directory::DirectoryError::PlaintextRefused {
-                            address: options.endpoint.address(),
-                        },
-                    ));
+                if let Some(plain) = endpoints.iter().find(|e| e.transport == Transport::Plain) {
+                    // Refused before the password is even read.
+                    return Err(failure::explain(&DirectoryError::PlaintextRefused {
+                        address: plain.address(),
+                    }));
                 }
                 let what = format!("password for {user}");
                 let request = self.global.operator_password_request(
@@ -72,16 +123,49 @@ impl Context {
                 );
                 let password = read_secret(&request)
                     .map_err(|e| CommandError::usage(e.to_string()).with_code("password"))?;
-                Credentials::Simple { user, password }
+                Ok(Credentials::Simple { user, password })
             }
-            #[cfg(feature = "kerberos")]
             // Over ldap:// the Kerberos session is sealed (SASL privacy layer), so plain LDAP
             // is acceptable here, unlike for a password.
-            AuthMethod::Kerberos => Credentials::Kerberos,
-        };
-        Directory::connect(&options, &credentials)
-            .await
-            .map_err(|e| failure::explain(&e))
+            #[cfg(feature = "kerberos")]
+            AuthMethod::Kerberos => Ok(Credentials::Kerberos),
+        }
+    }
+
+    /// Connects and binds as the operator, trying the next domain controller when one cannot
+    /// be reached.
+    pub async fn connect(&self) -> Result<Directory, CommandError> {
+        let endpoints = self.endpoints().await?;
+        let tls = self.global.tls_options();
+        tls.warn_if_insecure("ad-tool");
+        let credentials = self.credentials(&endpoints)?;
+        let timeout = Duration::from_secs(self.connection.timeout);
+        let count = endpoints.len();
+        for (index, endpoint) in endpoints.into_iter().enumerate() {
+            let host = endpoint.address();
+            let options = ConnectOptions {
+                endpoint,
+                tls: tls.clone(),
+                timeout,
+            };
+            match Directory::connect(&options, &credentials).await {
+                Ok(directory) => return Ok(directory),
+                Err(
+                    error @ (DirectoryError::Resolve { .. }
+                    | DirectoryError::Connect { .. }
+                    | DirectoryError::Timeout { .. }),
+                ) if index + 1 < count => {
+                    log::warn!(
+                        "{host} cannot be reached ({error}); trying the next domain controller"
+                    );
+                }
+                Err(error) => return Err(failure::explain(&error)),
+            }
+        }
+        Err(
+            CommandError::new(ExitStatus::Connect, "no domain controller to connect to")
+                .with_code("connect"),
+        )
     }
 
     /// Output on stdout in the chosen format.

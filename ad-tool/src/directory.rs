@@ -37,6 +37,8 @@ pub struct Endpoint {
     pub host: String,
     /// TCP port.
     pub port: u16,
+    /// Addresses already known for `host` (from a DNS SRV answer); empty: resolve `host`.
+    pub addresses: Vec<std::net::IpAddr>,
 }
 
 /// Why a server or URI option cannot be used.
@@ -76,6 +78,7 @@ impl Endpoint {
             transport,
             host: host.to_owned(),
             port: port.unwrap_or(default_port),
+            addresses: Vec::new(),
         })
     }
 
@@ -910,17 +913,26 @@ async fn tcp_connect(
     timeout: Duration,
 ) -> Result<std::net::TcpStream, DirectoryError> {
     let address = endpoint.address();
-    let addrs: Vec<SocketAddr> = with_timeout(
-        &address,
-        timeout,
-        tokio::net::lookup_host((endpoint.host.as_str(), endpoint.port)),
-    )
-    .await?
-    .map_err(|e| DirectoryError::Resolve {
-        host: endpoint.host.clone(),
-        reason: e.to_string(),
-    })?
-    .collect();
+    let known: Vec<SocketAddr> = endpoint
+        .addresses
+        .iter()
+        .map(|ip| SocketAddr::new(*ip, endpoint.port))
+        .collect();
+    let addrs: Vec<SocketAddr> = if known.is_empty() {
+        with_timeout(
+            &address,
+            timeout,
+            tokio::net::lookup_host((endpoint.host.as_str(), endpoint.port)),
+        )
+        .await?
+        .map_err(|e| DirectoryError::Resolve {
+            host: endpoint.host.clone(),
+            reason: e.to_string(),
+        })?
+        .collect()
+    } else {
+        known
+    };
     if addrs.is_empty() {
         return Err(DirectoryError::Resolve {
             host: endpoint.host.clone(),
@@ -1036,7 +1048,8 @@ mod tests {
             Endpoint {
                 transport: Transport::Ldaps,
                 host: "dc1.corp.example".into(),
-                port: 636
+                port: 636,
+                addresses: vec![]
             }
         );
         assert_eq!(Endpoint::from_server("dc1:3269", false).unwrap().port, 3269);
@@ -1045,7 +1058,8 @@ mod tests {
             Endpoint {
                 transport: Transport::StartTls,
                 host: "dc1".into(),
-                port: 389
+                port: 389,
+                addresses: vec![]
             }
         );
         assert_eq!(
@@ -1073,7 +1087,8 @@ mod tests {
             Endpoint {
                 transport: Transport::StartTls,
                 host: "dc1".into(),
-                port: 389
+                port: 389,
+                addresses: vec![]
             }
         );
         assert_eq!(

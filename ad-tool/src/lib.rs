@@ -17,6 +17,7 @@ pub mod context;
 pub mod diagnostic;
 pub mod directory;
 pub mod dn;
+pub mod dns;
 pub mod failure;
 pub mod filetime;
 pub mod group;

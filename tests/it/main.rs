@@ -3,6 +3,7 @@
 //! database, OpenLDAP's clients over LDAPS, binds as the accounts created).
 
 mod ad_accounts;
+mod ad_discovery;
 mod ad_errors;
 mod ad_groups;
 mod ad_kerberos;

@@ -125,7 +125,7 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-/// Picks a free loopback address (ports 88, 389 and 636 unbound) and claims it with a lock file
+/// Picks a free loopback address (ports 53, 88, 389 and 636 unbound) and claims it with a lock file
 /// naming this process, so labs started at the same time do not collide.
 fn claim_address() -> Result<(Ipv4Addr, PathBuf), LabError> {
     let lock_dir = std::env::temp_dir().join("ad-ews-lab-locks");
@@ -140,7 +140,7 @@ fn claim_address() -> Result<(Ipv4Addr, PathBuf), LabError> {
             }
             let _ = std::fs::remove_file(&lock);
         }
-        let free = [88u16, 389, 636]
+        let free = [53u16, 88, 389, 636]
             .iter()
             .all(|port| TcpListener::bind((address, *port)).is_ok());
         if !free {
@@ -230,7 +230,7 @@ impl SambaDc {
                 &format!("--realm={REALM}"),
                 &format!("--domain={NETBIOS_DOMAIN}"),
                 "--server-role=dc",
-                "--dns-backend=NONE",
+                "--dns-backend=SAMBA_INTERNAL",
                 &format!("--targetdir={}", dir.display()),
                 &format!("--host-name={HOST_NAME}"),
                 &format!("--host-ip={address}"),
@@ -429,6 +429,17 @@ impl SambaDc {
             .unwrap_or_else(|e| panic!("cannot run samba-tool: {e}"))
     }
 
+    /// `samba-tool` talking to the running DC over RPC as Administrator (for what needs the
+    /// live server, such as DNS records); the password goes through the environment.
+    pub fn samba_tool_remote(&self, args: &[&str]) -> Output {
+        Command::new("samba-tool")
+            .env("PASSWD", ADMIN_PASSWORD)
+            .args(args)
+            .args(["-U", "Administrator"])
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run samba-tool: {e}"))
+    }
+
     /// OpenLDAP's `ldapsearch` over LDAPS bound as `user` with the password in `password_file`.
     pub fn ldapsearch(&self, user: &str, password_file: &Path, args: &[&str]) -> Output {
         Command::new("ldapsearch")
@@ -500,8 +511,9 @@ fn configure(dir: &Path, pki: &LabPki) -> Result<(), LabError> {
         std::fs::read_to_string(&path).map_err(|e| lab_error(format!("reading smb.conf: {e}")))?;
     let d = |sub: &str| dir.join(sub).display().to_string();
     let ours = [
-        // Only what the lab uses: LDAP, the KDC, RPC and winbind (for NTLM checks).
-        "server services = rpc, ldap, kdc, winbindd".to_owned(),
+        // Only what the lab uses: LDAP, the KDC, DNS (SRV records for DC discovery), RPC and
+        // winbind (for NTLM checks).
+        "server services = rpc, ldap, kdc, dns, winbindd".to_owned(),
         "tls enabled = yes".to_owned(),
         // As Windows DCs (and Samba from 4.20) do: Kerberos binds over TLS need no SASL layer
         // of their own; simple binds still need TLS.
