@@ -39,6 +39,37 @@ pub fn base64(bytes: &[u8]) -> String {
     out
 }
 
+/// Standard base64 decoding; `None` for anything that is not base64. Whitespace is ignored.
+pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let value = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => u32::from(c - b'A'),
+            b'a'..=b'z' => u32::from(c - b'a') + 26,
+            b'0'..=b'9' => u32::from(c - b'0') + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        })
+    };
+    let clean: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    if clean.len() % 4 != 0 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(clean.len() / 4 * 3);
+    for chunk in clean.chunks(4) {
+        let data: Vec<u8> = chunk.iter().copied().take_while(|b| *b != b'=').collect();
+        if data.len() < 2 || chunk[data.len()..].iter().any(|b| *b != b'=') {
+            return None;
+        }
+        let mut n = 0u32;
+        for (i, b) in data.iter().enumerate() {
+            n |= value(*b)? << (18 - 6 * i);
+        }
+        out.extend_from_slice(&n.to_be_bytes()[1..data.len()]);
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,6 +87,19 @@ mod tests {
         ];
         for (plain, encoded) in vectors {
             assert_eq!(base64(plain.as_bytes()), encoded);
+        }
+    }
+
+    #[test]
+    fn decoding_inverts_encoding_and_refuses_junk() {
+        for plain in ["", "f", "fo", "foo", "foob", "fooba", "foobar", "Jürgen"] {
+            assert_eq!(
+                base64_decode(&base64(plain.as_bytes())).as_deref(),
+                Some(plain.as_bytes())
+            );
+        }
+        for junk in ["Zg", "Z===", "Zm9v!", "Zg==Zg=="] {
+            assert_eq!(base64_decode(junk), None, "{junk}");
         }
     }
 

@@ -967,6 +967,84 @@ mod tests {
         assert_eq!(sd.to_bytes(), bytes);
     }
 
+    /// Descriptors read from the lab's Samba DC (see fixtures/security-descriptors/README.md).
+    fn fixture(name: &str) -> Vec<u8> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../fixtures/security-descriptors")
+            .join(name);
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        crate::ldif::base64_decode(&text).expect("fixtures are base64")
+    }
+
+    const FIXTURES: [&str; 5] = [
+        "domain-root.full.b64",
+        "user-default.dacl.b64",
+        "user-default.full.b64",
+        "service-account.dacl.b64",
+        "ou-delegated.dacl.b64",
+    ];
+
+    #[test]
+    fn real_descriptors_round_trip_byte_for_byte() {
+        for name in FIXTURES {
+            let bytes = fixture(name);
+            assert!(bytes.len() > 500, "{name} is a real descriptor");
+            let sd = SecurityDescriptor::parse(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(sd.to_bytes(), bytes, "{name}");
+            assert_eq!(sd.owner.is_some(), name.ends_with(".full.b64"), "{name}");
+        }
+    }
+
+    #[test]
+    fn real_descriptors_read_as_samba_wrote_them() {
+        let service = SecurityDescriptor::parse(&fixture("service-account.dacl.b64")).unwrap();
+        assert!(denies_change_password(service.dacl.as_ref().unwrap()));
+        let sddl = service.to_sddl();
+        assert!(sddl.starts_with("D:AI(OD;;CR;ab721a53-1e2f-11d0-9819-00aa0040529b;;WD)(OD;;CR;ab721a53-1e2f-11d0-9819-00aa0040529b;;PS)"), "{sddl}");
+        let user = SecurityDescriptor::parse(&fixture("user-default.dacl.b64")).unwrap();
+        assert!(!denies_change_password(user.dacl.as_ref().unwrap()));
+        assert!(
+            user.to_sddl()
+                .contains("(OA;;CR;ab721a53-1e2f-11d0-9819-00aa0040529b;;WD)")
+        );
+    }
+
+    #[test]
+    fn editing_a_default_user_descriptor_gives_the_service_account_dacl() {
+        // Samba's default DACL for a new user, edited here, equals the DACL ad-tool left on a
+        // real service account: same ACEs, same order, byte for byte.
+        let mut user = SecurityDescriptor::parse(&fixture("user-default.dacl.b64")).unwrap();
+        let service = SecurityDescriptor::parse(&fixture("service-account.dacl.b64")).unwrap();
+        let dacl = user.dacl.as_mut().unwrap();
+        let inherited_before = dacl.aces.iter().filter(|a| a.is_inherited()).count();
+        let edits = set_cannot_change_password(dacl, true);
+        assert_eq!(edits.len(), 4);
+        assert_eq!(
+            dacl.aces.iter().filter(|a| a.is_inherited()).count(),
+            inherited_before
+        );
+        assert_eq!(
+            dacl.aces.iter().filter(|a| !a.is_inherited()).count(),
+            service
+                .dacl
+                .as_ref()
+                .unwrap()
+                .aces
+                .iter()
+                .filter(|a| !a.is_inherited())
+                .count()
+        );
+        let explicit = |sd: &Acl| {
+            sd.aces
+                .iter()
+                .filter(|a| !a.is_inherited())
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(explicit(dacl), explicit(service.dacl.as_ref().unwrap()));
+    }
+
     #[test]
     fn malformed_descriptors_are_refused_not_panicked_on() {
         assert_eq!(

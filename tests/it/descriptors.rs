@@ -2,7 +2,7 @@
 
 use ad_tool::security_descriptor::{SecurityDescriptor, denies_change_password};
 
-use crate::support::{ad, base64_decode, dc, sddl, unique};
+use crate::support::{ad, dc, sddl, unique};
 
 /// SD-flags control values: DACL only (4), and owner, group, DACL and SACL (15).
 const DACL_ONLY: &str = "MAMCAQQ=";
@@ -29,7 +29,7 @@ fn read_descriptor(dn: &str, flags: &str) -> Vec<u8> {
         .lines()
         .find_map(|l| l.strip_prefix("nTSecurityDescriptor:: "))
         .unwrap_or_else(|| panic!("no descriptor for {dn}: {text}"));
-    base64_decode(value)
+    ad_tool::ldif::base64_decode(value).expect("ldapsearch writes base64")
 }
 
 #[test]

@@ -160,29 +160,3 @@ pub fn forward_to(target: std::net::SocketAddr) -> std::net::SocketAddr {
     });
     local
 }
-
-/// Standard base64 decoding (for `ldapsearch`'s `attr:: value` lines).
-pub fn base64_decode(text: &str) -> Vec<u8> {
-    let value = |c: u8| -> u32 {
-        match c {
-            b'A'..=b'Z' => u32::from(c - b'A'),
-            b'a'..=b'z' => u32::from(c - b'a') + 26,
-            b'0'..=b'9' => u32::from(c - b'0') + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => panic!("not base64: {c}"),
-        }
-    };
-    let clean: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    let mut out = Vec::with_capacity(clean.len() / 4 * 3);
-    for chunk in clean.chunks(4) {
-        let data: Vec<u8> = chunk.iter().copied().filter(|b| *b != b'=').collect();
-        let n = data
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, b)| acc | (value(*b) << (18 - 6 * i)));
-        let bytes = n.to_be_bytes();
-        out.extend_from_slice(&bytes[1..data.len()]);
-    }
-    out
-}
