@@ -173,6 +173,18 @@ impl Context {
         Output::stdout(self.global.output, shape)
     }
 
+    /// Prints one record in the chosen format (`human` through `human`), ending the output.
+    pub fn print_one<T: serde::Serialize>(
+        &self,
+        record: &T,
+        human: impl FnOnce(&mut std::io::Stdout) -> std::io::Result<()>,
+    ) -> Result<(), CommandError> {
+        let mut output = self.output(Shape::Single);
+        output.record(record, human).map_err(output_error)?;
+        output.finish().map_err(output_error)?;
+        Ok(())
+    }
+
     /// Whether `-v` was given (the server's own text is then shown with errors).
     pub fn verbose(&self) -> bool {
         self.global.verbose > 0
@@ -185,5 +197,18 @@ pub fn batch_status(any_failed: bool) -> ExitStatus {
         ExitStatus::ItemsFailed
     } else {
         ExitStatus::Success
+    }
+}
+
+/// Output errors end the run; a closed pipe is no failure (see `lib.rs`).
+#[allow(clippy::needless_pass_by_value)] // used as `map_err(output_error)`
+pub fn output_error(error: std::io::Error) -> CommandError {
+    if common::output::is_broken_pipe(&error) {
+        CommandError::new(ExitStatus::Success, "output closed").with_code("broken-pipe")
+    } else {
+        CommandError::new(
+            ExitStatus::ItemsFailed,
+            format!("cannot write the output: {error}"),
+        )
     }
 }

@@ -699,27 +699,29 @@ impl Directory {
                 .map(|(n, _)| String::from_utf8_lossy(n).into_owned())
                 .collect::<Vec<_>>()
         );
-        let result = with_timeout(
+        let dn_text = dn.to_string();
+        complete(
             &self.address,
             self.timeout,
-            self.ldap.add(&dn.to_string(), attrs),
+            "add",
+            dn,
+            self.ldap.add(&dn_text, attrs),
         )
-        .await?
-        .map_err(|e| broken(&self.address, "add", &e))?;
-        check("add", dn, &result)
+        .await
     }
 
     /// Modifies an entry.
     pub async fn modify(&mut self, dn: &Dn, mods: Vec<Mod<Vec<u8>>>) -> Result<(), DirectoryError> {
         log::debug!("modify {dn}: {}", describe_mods(&mods));
-        let result = with_timeout(
+        let dn_text = dn.to_string();
+        complete(
             &self.address,
             self.timeout,
-            self.ldap.modify(&dn.to_string(), mods),
+            "modify",
+            dn,
+            self.ldap.modify(&dn_text, mods),
         )
-        .await?
-        .map_err(|e| broken(&self.address, "modify", &e))?;
-        check("modify", dn, &result)
+        .await
     }
 
     /// Writes a DACL-only security descriptor under the SD-flags control.
@@ -736,28 +738,30 @@ impl Directory {
             b"nTSecurityDescriptor".to_vec(),
             HashSet::from([descriptor.to_bytes()]),
         )];
+        let dn_text = dn.to_string();
         self.ldap.with_controls(vec![sd_flags_dacl_only()]);
-        let result = with_timeout(
+        complete(
             &self.address,
             self.timeout,
-            self.ldap.modify(&dn.to_string(), mods),
+            "modify",
+            dn,
+            self.ldap.modify(&dn_text, mods),
         )
-        .await?
-        .map_err(|e| broken(&self.address, "modify", &e))?;
-        check("modify", dn, &result)
+        .await
     }
 
     /// Deletes an entry.
     pub async fn delete(&mut self, dn: &Dn) -> Result<(), DirectoryError> {
         log::debug!("delete {dn}");
-        let result = with_timeout(
+        let dn_text = dn.to_string();
+        complete(
             &self.address,
             self.timeout,
-            self.ldap.delete(&dn.to_string()),
+            "delete",
+            dn,
+            self.ldap.delete(&dn_text),
         )
-        .await?
-        .map_err(|e| broken(&self.address, "delete", &e))?;
-        check("delete", dn, &result)
+        .await
     }
 
     /// Ends the session politely.
@@ -821,6 +825,20 @@ async fn kerberos_bind(
     }
     log::info!("bound with Kerberos");
     Ok(())
+}
+
+/// Awaits a write within the timeout and turns its result into success or the typed error.
+async fn complete(
+    address: &str,
+    timeout: Duration,
+    operation: &'static str,
+    dn: &Dn,
+    request: impl Future<Output = ldap3::result::Result<ldap3::LdapResult>>,
+) -> Result<(), DirectoryError> {
+    let result = with_timeout(address, timeout, request)
+        .await?
+        .map_err(|e| broken(address, operation, &e))?;
+    check(operation, dn, &result)
 }
 
 fn check(

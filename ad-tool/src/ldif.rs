@@ -56,9 +56,15 @@ pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
         return None;
     }
     let mut out = Vec::with_capacity(clean.len() / 4 * 3);
-    for chunk in clean.chunks(4) {
+    let last = clean.len() / 4;
+    for (index, chunk) in clean.chunks(4).enumerate() {
         let data: Vec<u8> = chunk.iter().copied().take_while(|b| *b != b'=').collect();
-        if data.len() < 2 || chunk[data.len()..].iter().any(|b| *b != b'=') {
+        // Padding only ends the last group, and a group carries at least one byte.
+        let padded = data.len() < 4;
+        if data.len() < 2
+            || (padded && index + 1 != last)
+            || chunk[data.len()..].iter().any(|b| *b != b'=')
+        {
             return None;
         }
         let mut n = 0u32;

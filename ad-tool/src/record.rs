@@ -14,7 +14,8 @@ use crate::plan::Change;
 use crate::security_descriptor::{SecurityDescriptor, denies_change_password};
 use crate::uac::UserAccountControl as Uac;
 
-/// Attributes read for an account record.
+/// Attributes read for an account record; they include every attribute `create-user` manages
+/// ([`crate::plan::MANAGED_ATTRIBUTE_NAMES`]), so one read serves both.
 pub const ACCOUNT_ATTRIBUTES: [&str; 17] = [
     "sAMAccountName",
     "userPrincipalName",
@@ -382,6 +383,13 @@ fn generalized_time(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn account_attributes_cover_the_managed_ones() {
+        for name in crate::plan::MANAGED_ATTRIBUTE_NAMES {
+            assert!(ACCOUNT_ATTRIBUTES.contains(&name), "{name}");
+        }
+    }
 
     #[test]
     fn json_has_the_documented_keys() {

@@ -4,7 +4,7 @@ use clap::Args;
 use common::output::Shape;
 use common::{CommandError, ExitStatus};
 
-use crate::commands::create_user::output_error;
+use crate::context::output_error;
 use crate::context::{Context, batch_status};
 use crate::lookup::{self, Kind};
 use crate::membership;

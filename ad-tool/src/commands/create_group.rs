@@ -5,14 +5,13 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use clap::Args;
-use common::output::Shape;
 use common::sid::Sid;
 use common::{CommandError, ExitStatus};
 use ldap3::{Mod, Scope as SearchScope};
 use serde::Serialize;
 
 use crate::account::{CommonName, MailAddress, SamAccountName};
-use crate::commands::create_user::{IfExists, output_error};
+use crate::commands::create_user::IfExists;
 use crate::context::{Context, batch_status};
 use crate::directory::{Directory, escape_filter_value};
 use crate::dn::Dn;
@@ -300,11 +299,7 @@ pub async fn run(args: CreateGroupArgs, ctx: &Context) -> Result<ExitStatus, Com
         }
     }
     let any_failed = record.members.iter().any(|m| m.error.is_some());
-    let mut output = ctx.output(Shape::Single);
-    output
-        .record(&record, |w| record.write_human(w))
-        .map_err(output_error)?;
-    output.finish().map_err(output_error)?;
+    ctx.print_one(&record, |w| record.write_human(w))?;
     directory.unbind().await;
     Ok(batch_status(any_failed))
 }

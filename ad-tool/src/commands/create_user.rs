@@ -16,7 +16,7 @@ use ldap3::{Mod, Scope};
 use tokio::sync::OnceCell;
 
 use crate::account::{AccountArgs, AccountSpec};
-use crate::context::{Context, batch_status};
+use crate::context::{Context, batch_status, output_error};
 use crate::diagnostic::{rc, win32};
 use crate::directory::{Directory, DirectoryError, Entry, escape_filter_value};
 use crate::dn::Dn;
@@ -26,7 +26,7 @@ use crate::plan::{
     self, Change, CreatePlan, ExistingAccount, MANAGED_ATTRIBUTE_NAMES, Plan, UpdatePlan,
 };
 use crate::record::{ACCOUNT_ATTRIBUTES, AccountRecord, Action, ChangeRecord};
-use crate::security_descriptor::set_cannot_change_password;
+use crate::security_descriptor::{SecurityDescriptor, set_cannot_change_password};
 use crate::uac::UserAccountControl as Uac;
 
 const EXAMPLES: &str = "\
@@ -202,19 +202,6 @@ pub async fn run(args: CreateUserArgs, ctx: &Context) -> Result<ExitStatus, Comm
     match single_error {
         Some(error) => Err(error),
         None => Ok(batch_status(any_failed)),
-    }
-}
-
-/// Output errors end the run; a closed pipe is no failure (see `lib.rs`).
-#[allow(clippy::needless_pass_by_value)] // used as `map_err(output_error)`
-pub fn output_error(error: std::io::Error) -> CommandError {
-    if common::output::is_broken_pipe(&error) {
-        CommandError::new(ExitStatus::Success, "output closed").with_code("broken-pipe")
-    } else {
-        CommandError::new(
-            ExitStatus::ItemsFailed,
-            format!("cannot write the output: {error}"),
-        )
     }
 }
 
@@ -575,8 +562,12 @@ fn is_user(entry: &Entry) -> bool {
     classes.iter().any(|c| c == "user") && !classes.iter().any(|c| c == "computer")
 }
 
-async fn read_record(directory: &mut Directory, dn: &Dn) -> Result<AccountRecord, Failure> {
-    let (entry, descriptor) = directory
+/// The account's entry and DACL, or a failure when it is not there (any more).
+async fn read_account(
+    directory: &mut Directory,
+    dn: &Dn,
+) -> Result<(Entry, Option<SecurityDescriptor>), Failure> {
+    directory
         .read_with_dacl(dn, &ACCOUNT_ATTRIBUTES)
         .await
         .map_err(explain_at(dn))?
@@ -585,7 +576,11 @@ async fn read_record(directory: &mut Directory, dn: &Dn) -> Result<AccountRecord
                 ExitStatus::ItemsFailed,
                 format!("{dn} vanished while it was being worked on"),
             ))
-        })?;
+        })
+}
+
+async fn read_record(directory: &mut Directory, dn: &Dn) -> Result<AccountRecord, Failure> {
+    let (entry, descriptor) = read_account(directory, dn).await?;
     Ok(AccountRecord::from_entry(&entry, descriptor.as_ref()))
 }
 
@@ -902,18 +897,7 @@ async fn update(
     spec: &AccountSpec,
     dn: &Dn,
 ) -> Result<AccountRecord, Failure> {
-    let mut attrs: Vec<&str> = MANAGED_ATTRIBUTE_NAMES.to_vec();
-    attrs.extend(ACCOUNT_ATTRIBUTES);
-    let (entry, descriptor) = directory
-        .read_with_dacl(dn, &attrs)
-        .await
-        .map_err(explain_at(dn))?
-        .ok_or_else(|| {
-            at(dn)(CommandError::new(
-                ExitStatus::ItemsFailed,
-                format!("{dn} vanished while it was being worked on"),
-            ))
-        })?;
+    let (entry, descriptor) = read_account(directory, dn).await?;
     let existing = ExistingAccount {
         dn: dn.clone(),
         sam_account_name: entry.text("sAMAccountName").unwrap_or_default(),

@@ -3,10 +3,8 @@
 use std::io::{BufRead, IsTerminal, Write};
 
 use clap::Args;
-use common::output::Shape;
 use common::{CommandError, ExitStatus};
 
-use crate::commands::create_user::output_error;
 use crate::context::Context;
 use crate::diagnostic::rc;
 use crate::directory::DirectoryError;
@@ -41,7 +39,6 @@ pub async fn run(args: DeleteUserArgs, ctx: &Context) -> Result<ExitStatus, Comm
     let found = lookup::find(&mut directory, Kind::User, &args.name, &ACCOUNT_ATTRIBUTES)
         .await
         .map_err(|e| e.with_item(&args.name))?;
-    let mut output = ctx.output(Shape::Single);
     let Some(entry) = found else {
         if !args.missing_ok {
             let domain = directory.naming_context.dns_domain().unwrap_or_default();
@@ -58,10 +55,7 @@ pub async fn run(args: DeleteUserArgs, ctx: &Context) -> Result<ExitStatus, Comm
             action: Some(Action::Absent),
             ..Default::default()
         };
-        output
-            .record(&record, |w| record.write_line(w))
-            .map_err(output_error)?;
-        output.finish().map_err(output_error)?;
+        ctx.print_one(&record, |w| record.write_line(w))?;
         return Ok(ExitStatus::Success);
     };
     let mut record = AccountRecord::from_entry(&entry, None);
@@ -97,10 +91,7 @@ pub async fn run(args: DeleteUserArgs, ctx: &Context) -> Result<ExitStatus, Comm
             Err(e) => return Err(failure::explain(&e).with_item(&args.name)),
         }
     }
-    output
-        .record(&record, |w| record.write_line(w))
-        .map_err(output_error)?;
-    output.finish().map_err(output_error)?;
+    ctx.print_one(&record, |w| record.write_line(w))?;
     directory.unbind().await;
     Ok(ExitStatus::Success)
 }

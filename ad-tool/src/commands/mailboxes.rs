@@ -8,8 +8,8 @@ use common::output::Shape;
 use common::{CommandError, ExitStatus};
 use serde::Serialize;
 
-use crate::commands::create_user::output_error;
 use crate::context::Context;
+use crate::context::output_error;
 use crate::dn::Dn;
 use crate::failure;
 use crate::lookup::{self, Kind};

@@ -2,10 +2,8 @@
 //! the DACL, dates, SID and GUID.
 
 use clap::Args;
-use common::output::Shape;
 use common::{CommandError, ExitStatus};
 
-use crate::commands::create_user::output_error;
 use crate::context::Context;
 use crate::lookup::{self, Kind};
 use crate::record::{ACCOUNT_ATTRIBUTES, AccountRecord};
@@ -43,11 +41,7 @@ pub async fn run(args: ShowUserArgs, ctx: &Context) -> Result<ExitStatus, Comman
         })?;
     let record = AccountRecord::from_entry(&entry, descriptor.as_ref())
         .with_details(&entry, descriptor.as_ref());
-    let mut output = ctx.output(Shape::Single);
-    output
-        .record(&record, |w| record.write_human(w))
-        .map_err(output_error)?;
-    output.finish().map_err(output_error)?;
+    ctx.print_one(&record, |w| record.write_human(w))?;
     directory.unbind().await;
     Ok(ExitStatus::Success)
 }
