@@ -8,11 +8,13 @@
 //! - [`logging`]: `-v`/`-q` logging to stderr.
 //! - [`sid`]: Windows security identifiers, binary and string forms.
 //! - [`args`]: the options both tools accept.
+//! - [`base64`]: standard base64.
 //!
 //! Protocol code (LDAP, EWS) lives in the tools themselves.
 #![warn(missing_docs)]
 
 pub mod args;
+pub mod base64;
 pub mod config;
 pub mod error;
 pub mod exit;
