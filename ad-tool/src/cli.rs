@@ -3,10 +3,9 @@
 
 use std::ffi::OsString;
 
-use clap::{Args, CommandFactory, FromArgMatches, Parser, ValueEnum};
-use common::CommandError;
+use clap::{Args, Parser, ValueEnum};
 use common::args::GlobalArgs;
-use common::config;
+use common::config::{self, ParseOutcome};
 
 use crate::commands::Command;
 
@@ -101,79 +100,24 @@ pub struct ConnectionArgs {
     pub timeout: u64,
 }
 
-/// Parses the command line, applying the config profile. Clap's own errors (and `--help`)
-/// come back as `Err` with the exit code clap chose.
+/// Parses the command line, applying the environment and the config profile. Clap's own
+/// errors (and `--help`) come back as `Err` with the exit code clap chose.
 pub fn parse(args: Vec<OsString>) -> Result<Cli, ParseOutcome> {
-    let command = Cli::command();
-    // A first look for --config and --profile; errors are left to the real parse.
-    let (config_file, profile_name) = match command
-        .clone()
-        .ignore_errors(true)
-        .try_get_matches_from(&args)
-    {
-        Ok(m) => (
-            m.get_one::<std::path::PathBuf>("config").cloned(),
-            m.get_one::<String>("profile").cloned(),
-        ),
-        Err(_) => (None, None),
-    };
-    let config_file = config_file.or_else(|| std::env::var_os(CONFIG_ENV).map(Into::into));
-    let profile_name = profile_name.or_else(|| std::env::var(PROFILE_ENV).ok());
-    let profile =
-        config::load_profile(config_file.as_deref(), profile_name.as_deref()).map_err(|e| {
-            ParseOutcome::Config(CommandError::usage(e.to_string()).with_code("config"))
-        })?;
-    let environment = config::Profile {
-        name: "environment".into(),
-        values: ENVIRONMENT
-            .iter()
-            .filter_map(|(var, key)| {
-                std::env::var(var)
-                    .ok()
-                    .filter(|v| !v.is_empty())
-                    .map(|v| ((*key).to_owned(), toml::Value::String(v)))
-            })
-            .collect(),
-    };
-    let args = config::apply_profile(&command, args, &environment)
-        .map_err(|e| ParseOutcome::Config(CommandError::usage(e.to_string()).with_code("config")))?
-        .args;
-    let (args, unknown) = match &profile {
-        Some(profile) => {
-            let applied = config::apply_profile(&command, args, profile).map_err(|e| {
-                ParseOutcome::Config(CommandError::usage(e.to_string()).with_code("config"))
-            })?;
-            (applied.args, applied.unknown_keys)
-        }
-        None => (args, Vec::new()),
-    };
-    let matches = command
-        .try_get_matches_from(args)
-        .map_err(ParseOutcome::Clap)?;
-    let cli = Cli::from_arg_matches(&matches).map_err(ParseOutcome::Clap)?;
-    if let Some(profile) = &profile {
-        for key in unknown {
-            log::debug!(
-                "profile {}: \"{key}\" is not an ad-tool setting; ignored",
-                profile.name
-            );
-        }
-    }
-    Ok(cli)
-}
-
-/// Why parsing stopped.
-#[derive(Debug)]
-pub enum ParseOutcome {
-    /// Clap's error or help text.
-    Clap(clap::Error),
-    /// The config file is unusable.
-    Config(CommandError),
+    config::parse_command_line(
+        args,
+        &config::Sources {
+            tool: "ad-tool",
+            config_env: CONFIG_ENV,
+            profile_env: PROFILE_ENV,
+            environment: &ENVIRONMENT,
+        },
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::CommandFactory;
 
     #[test]
     fn the_command_line_is_consistent() {

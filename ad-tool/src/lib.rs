@@ -36,11 +36,11 @@ pub mod uac;
 pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let cli = match cli::parse(args.into_iter().collect()) {
         Ok(cli) => cli,
-        Err(cli::ParseOutcome::Clap(error)) => {
+        Err(common::config::ParseOutcome::Clap(error)) => {
             let _ = error.print();
             return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2));
         }
-        Err(cli::ParseOutcome::Config(error)) => {
+        Err(common::config::ParseOutcome::Config(error)) => {
             error.report("ad-tool", false);
             return error.status.into();
         }

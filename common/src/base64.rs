@@ -6,9 +6,15 @@ const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 pub fn encode(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let n = (u32::from(chunk[0]) << 16) | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8) | u32::from(*chunk.get(2).unwrap_or(&0));
+        let n = (u32::from(chunk[0]) << 16)
+            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*chunk.get(2).unwrap_or(&0));
         for i in 0..4 {
-            out.push(if i <= chunk.len() { char::from(ALPHABET[((n >> (18 - 6 * i)) & 0x3F) as usize]) } else { '=' });
+            out.push(if i <= chunk.len() {
+                char::from(ALPHABET[((n >> (18 - 6 * i)) & 0x3F) as usize])
+            } else {
+                '='
+            });
         }
     }
     out
@@ -26,7 +32,10 @@ pub fn decode(text: &str) -> Option<Vec<u8>> {
     for (index, chunk) in clean.chunks(4).enumerate() {
         let data: Vec<u8> = chunk.iter().copied().take_while(|b| *b != b'=').collect();
         let padded = data.len() < 4;
-        if data.len() < 2 || (padded && index + 1 != groups) || chunk[data.len()..].iter().any(|b| *b != b'=') {
+        if data.len() < 2
+            || (padded && index + 1 != groups)
+            || chunk[data.len()..].iter().any(|b| *b != b'=')
+        {
             return None;
         }
         let mut n = 0u32;
@@ -45,7 +54,15 @@ mod tests {
 
     #[test]
     fn rfc_4648_vectors() {
-        let vectors = [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE="), ("foobar", "Zm9vYmFy")];
+        let vectors = [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ];
         for (plain, encoded) in vectors {
             assert_eq!(encode(plain.as_bytes()), encoded);
             assert_eq!(decode(encoded).as_deref(), Some(plain.as_bytes()));

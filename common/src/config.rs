@@ -227,6 +227,96 @@ pub fn load_profile(
     }
 }
 
+/// Where a tool reads its settings besides the command line.
+#[derive(Debug, Clone, Copy)]
+pub struct Sources<'a> {
+    /// The tool's name, for messages.
+    pub tool: &'a str,
+    /// The environment variable naming the config file (`AD_TOOL_CONFIG`).
+    pub config_env: &'a str,
+    /// The environment variable naming the profile (`AD_TOOL_PROFILE`).
+    pub profile_env: &'a str,
+    /// Settings from the environment, as (variable, long option). They rank above the config
+    /// file and below the command line, and yield to a conflicting flag.
+    pub environment: &'a [(&'a str, &'a str)],
+}
+
+/// Why parsing stopped.
+#[derive(Debug)]
+pub enum ParseOutcome {
+    /// Clap's error or help text (print it, exit with its code).
+    Clap(clap::Error),
+    /// The config file is unusable.
+    Config(crate::CommandError),
+}
+
+/// Parses a tool's command line with flag > environment > profile > default: `--config` and
+/// `--profile` (or their environment variables) pick the profile, the environment settings and
+/// then the profile are added where the command line leaves an option open, and clap parses
+/// the result, so every value is validated the same way whatever its source.
+pub fn parse_command_line<C: clap::CommandFactory + clap::FromArgMatches>(
+    args: Vec<OsString>,
+    sources: &Sources<'_>,
+) -> Result<C, ParseOutcome> {
+    let config_error = |e: ConfigError| {
+        ParseOutcome::Config(crate::CommandError::usage(e.to_string()).with_code("config"))
+    };
+    let command = C::command();
+    // A first look for --config and --profile; errors are left to the real parse.
+    let (config_file, profile_name) = match command
+        .clone()
+        .ignore_errors(true)
+        .try_get_matches_from(&args)
+    {
+        Ok(m) => (
+            m.try_get_one::<PathBuf>("config").ok().flatten().cloned(),
+            m.try_get_one::<String>("profile").ok().flatten().cloned(),
+        ),
+        Err(_) => (None, None),
+    };
+    let config_file = config_file.or_else(|| std::env::var_os(sources.config_env).map(Into::into));
+    let profile_name = profile_name.or_else(|| std::env::var(sources.profile_env).ok());
+    let profile =
+        load_profile(config_file.as_deref(), profile_name.as_deref()).map_err(config_error)?;
+    let environment = Profile {
+        name: "environment".into(),
+        values: sources
+            .environment
+            .iter()
+            .filter_map(|(var, key)| {
+                std::env::var(var)
+                    .ok()
+                    .filter(|v| !v.is_empty())
+                    .map(|v| ((*key).to_owned(), toml::Value::String(v)))
+            })
+            .collect(),
+    };
+    let args = apply_profile(&command, args, &environment)
+        .map_err(config_error)?
+        .args;
+    let (args, unknown) = match &profile {
+        Some(profile) => {
+            let applied = apply_profile(&command, args, profile).map_err(config_error)?;
+            (applied.args, applied.unknown_keys)
+        }
+        None => (args, Vec::new()),
+    };
+    let matches = command
+        .try_get_matches_from(args)
+        .map_err(ParseOutcome::Clap)?;
+    let parsed = C::from_arg_matches(&matches).map_err(ParseOutcome::Clap)?;
+    if let Some(profile) = &profile {
+        for key in unknown {
+            log::debug!(
+                "profile {}: \"{key}\" is not a {} setting; ignored",
+                profile.name,
+                sources.tool
+            );
+        }
+    }
+    Ok(parsed)
+}
+
 /// The result of applying a profile to a command line.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AppliedProfile {

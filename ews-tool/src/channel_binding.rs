@@ -18,17 +18,28 @@ fn signature_algorithm_oid(der: &[u8]) -> Option<&[u8]> {
         if n == 0 || n > 4 {
             return None;
         }
-        let len = bytes.get(2..2 + n)?.iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+        let len = bytes
+            .get(2..2 + n)?
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
         Some((tag, 2 + n, len))
     }
     // Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue }
-    let (0x30, h, len) = header(der)? else { return None };
+    let (0x30, h, len) = header(der)? else {
+        return None;
+    };
     let body = der.get(h..h + len)?;
-    let (0x30, tbs_h, tbs_len) = header(body)? else { return None };
+    let (0x30, tbs_h, tbs_len) = header(body)? else {
+        return None;
+    };
     let rest = body.get(tbs_h + tbs_len..)?;
-    let (0x30, alg_h, alg_len) = header(rest)? else { return None };
+    let (0x30, alg_h, alg_len) = header(rest)? else {
+        return None;
+    };
     let algorithm = rest.get(alg_h..alg_h + alg_len)?;
-    let (0x06, oid_h, oid_len) = header(algorithm)? else { return None };
+    let (0x06, oid_h, oid_len) = header(algorithm)? else {
+        return None;
+    };
     algorithm.get(oid_h..oid_h + oid_len)
 }
 
@@ -56,7 +67,11 @@ pub fn ntlm_channel_bindings(application_data: &[u8]) -> [u8; 16] {
     let mut hasher = Md5::new();
     // initiator_addrtype, initiator_address length, acceptor_addrtype, acceptor_address length
     hasher.update([0u8; 16]);
-    hasher.update(u32::try_from(application_data.len()).unwrap_or(u32::MAX).to_le_bytes());
+    hasher.update(
+        u32::try_from(application_data.len())
+            .unwrap_or(u32::MAX)
+            .to_le_bytes(),
+    );
     hasher.update(application_data);
     hasher.finalize().into()
 }
@@ -68,7 +83,12 @@ mod tests {
     /// A minimal DER certificate skeleton with the given signature algorithm OID.
     fn skeleton(oid: &[u8]) -> Vec<u8> {
         let tbs = [0x30, 0x03, 0x02, 0x01, 0x01];
-        let mut algorithm = vec![0x30, u8::try_from(oid.len() + 4).unwrap(), 0x06, u8::try_from(oid.len()).unwrap()];
+        let mut algorithm = vec![
+            0x30,
+            u8::try_from(oid.len() + 4).unwrap(),
+            0x06,
+            u8::try_from(oid.len()).unwrap(),
+        ];
         algorithm.extend_from_slice(oid);
         algorithm.extend_from_slice(&[0x05, 0x00]);
         let signature = [0x03, 0x02, 0x00, 0xff];
@@ -84,11 +104,21 @@ mod tests {
     fn the_hash_follows_the_signature_algorithm() {
         let sha256_rsa = [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b];
         let sha1_rsa = [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x05];
-        assert_eq!(signature_algorithm_oid(&skeleton(&sha256_rsa)), Some(&sha256_rsa[..]));
+        assert_eq!(
+            signature_algorithm_oid(&skeleton(&sha256_rsa)),
+            Some(&sha256_rsa[..])
+        );
         assert_eq!(application_data(&skeleton(&sha256_rsa)).len(), 21 + 32);
-        assert_eq!(application_data(&skeleton(&sha1_rsa)).len(), 21 + 32, "SHA-1 is upgraded to SHA-256");
+        assert_eq!(
+            application_data(&skeleton(&sha1_rsa)).len(),
+            21 + 32,
+            "SHA-1 is upgraded to SHA-256"
+        );
         assert_eq!(application_data(&skeleton(SHA384_WITH_RSA)).len(), 21 + 48);
-        assert_eq!(application_data(&skeleton(ECDSA_WITH_SHA512)).len(), 21 + 64);
+        assert_eq!(
+            application_data(&skeleton(ECDSA_WITH_SHA512)).len(),
+            21 + 64
+        );
         assert!(application_data(&skeleton(&sha256_rsa)).starts_with(b"tls-server-end-point:"));
         assert_eq!(signature_algorithm_oid(&[0x30, 0x80]), None);
         assert_eq!(signature_algorithm_oid(&[]), None);

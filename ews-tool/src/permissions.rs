@@ -108,13 +108,15 @@ impl Rights {
     }
 }
 
-const fn rights(create: bool, subfolders: bool, owner: bool, visible: bool, contact: bool, edit: ItemScope, delete: ItemScope, read: ReadAccess) -> Rights {
+/// The rights of a named level: the five flags (create items, create subfolders, folder
+/// owner, folder visible, folder contact), then edit, delete and read.
+const fn rights(flags: [bool; 5], edit: ItemScope, delete: ItemScope, read: ReadAccess) -> Rights {
     Rights {
-        can_create_items: Some(create),
-        can_create_subfolders: Some(subfolders),
-        is_folder_owner: Some(owner),
-        is_folder_visible: Some(visible),
-        is_folder_contact: Some(contact),
+        can_create_items: Some(flags[0]),
+        can_create_subfolders: Some(flags[1]),
+        is_folder_owner: Some(flags[2]),
+        is_folder_visible: Some(flags[3]),
+        is_folder_contact: Some(flags[4]),
         edit_items: Some(edit),
         delete_items: Some(delete),
         read_items: Some(read),
@@ -160,24 +162,37 @@ impl Level {
         use ItemScope::{All, None as No, Owned};
         use ReadAccess::{FullDetails, None as Nothing, TimeAndSubjectAndLocation, TimeOnly};
         Some(match self {
-            Level::None => rights(false, false, false, false, false, No, No, Nothing),
-            Level::Owner => rights(true, true, true, true, true, All, All, FullDetails),
-            Level::PublishingEditor => rights(true, true, false, true, false, All, All, FullDetails),
-            Level::Editor => rights(true, false, false, true, false, All, All, FullDetails),
-            Level::PublishingAuthor => rights(true, true, false, true, false, Owned, Owned, FullDetails),
-            Level::Author => rights(true, false, false, true, false, Owned, Owned, FullDetails),
-            Level::NoneditingAuthor => rights(true, false, false, true, false, No, Owned, FullDetails),
-            Level::Reviewer => rights(false, false, false, true, false, No, No, FullDetails),
-            Level::Contributor => rights(true, false, false, true, false, No, No, Nothing),
-            Level::FreeBusyTimeOnly => rights(false, false, false, false, false, No, No, TimeOnly),
-            Level::FreeBusyTimeAndSubjectAndLocation => rights(false, false, false, false, false, No, No, TimeAndSubjectAndLocation),
+            Level::None => rights([false, false, false, false, false], No, No, Nothing),
+            Level::Owner => rights([true, true, true, true, true], All, All, FullDetails),
+            Level::PublishingEditor => {
+                rights([true, true, false, true, false], All, All, FullDetails)
+            }
+            Level::Editor => rights([true, false, false, true, false], All, All, FullDetails),
+            Level::PublishingAuthor => {
+                rights([true, true, false, true, false], Owned, Owned, FullDetails)
+            }
+            Level::Author => rights([true, false, false, true, false], Owned, Owned, FullDetails),
+            Level::NoneditingAuthor => {
+                rights([true, false, false, true, false], No, Owned, FullDetails)
+            }
+            Level::Reviewer => rights([false, false, false, true, false], No, No, FullDetails),
+            Level::Contributor => rights([true, false, false, true, false], No, No, Nothing),
+            Level::FreeBusyTimeOnly => {
+                rights([false, false, false, false, false], No, No, TimeOnly)
+            }
+            Level::FreeBusyTimeAndSubjectAndLocation => {
+                rights([false; 5], No, No, TimeAndSubjectAndLocation)
+            }
             Level::Custom => return Option::None,
         })
     }
 
     /// The named level complete rights amount to, or `Custom`.
     pub fn of_rights(rights: &Rights) -> Level {
-        Level::NAMED.into_iter().find(|level| level.rights().as_ref() == Some(rights)).unwrap_or(Level::Custom)
+        Level::NAMED
+            .into_iter()
+            .find(|level| level.rights().as_ref() == Some(rights))
+            .unwrap_or(Level::Custom)
     }
 }
 
@@ -194,7 +209,9 @@ pub enum LevelError {
     #[error("\"{0}\" is not a permission level; use one of {levels} (or AvailabilityOnly, LimitedDetails)", levels = Level::NAMED.iter().map(|l| l.ews_name()).collect::<Vec<_>>().join(", "))]
     Unknown(String),
     /// `Custom` names no rights to grant.
-    #[error("Custom is not a level one can grant: it stands for individual rights; choose a named level")]
+    #[error(
+        "Custom is not a level one can grant: it stands for individual rights; choose a named level"
+    )]
     Custom,
 }
 
@@ -213,7 +230,10 @@ impl FromStr for Level {
         if t.eq_ignore_ascii_case("LimitedDetails") {
             return Ok(Level::FreeBusyTimeAndSubjectAndLocation);
         }
-        Level::NAMED.into_iter().find(|l| l.ews_name().eq_ignore_ascii_case(t)).ok_or_else(|| LevelError::Unknown(text.to_owned()))
+        Level::NAMED
+            .into_iter()
+            .find(|l| l.ews_name().eq_ignore_ascii_case(t))
+            .ok_or_else(|| LevelError::Unknown(text.to_owned()))
     }
 }
 
@@ -249,12 +269,20 @@ pub struct UserId {
 impl UserId {
     /// Whether nothing identifies the user (such entries cannot be written back).
     pub fn is_empty(&self) -> bool {
-        self.sid.is_none() && self.primary_smtp_address.is_none() && self.distinguished_user.is_none() && self.external_user_identity.is_none()
+        self.sid.is_none()
+            && self.primary_smtp_address.is_none()
+            && self.distinguished_user.is_none()
+            && self.external_user_identity.is_none()
     }
 
     /// A short name for reports: Default, Anonymous, the address, the SID.
     pub fn label(&self) -> String {
-        match (&self.distinguished_user, &self.primary_smtp_address, &self.sid, &self.external_user_identity) {
+        match (
+            &self.distinguished_user,
+            &self.primary_smtp_address,
+            &self.sid,
+            &self.external_user_identity,
+        ) {
             (Some(DistinguishedUser::Default), ..) => "Default".into(),
             (Some(DistinguishedUser::Anonymous), ..) => "Anonymous".into(),
             (None, Some(address), ..) => address.clone(),
@@ -309,14 +337,25 @@ impl FromStr for Grantee {
         if t.eq_ignore_ascii_case("anonymous") {
             return Ok(Grantee::Anonymous);
         }
-        if t.len() > 4 && t[..4].eq_ignore_ascii_case("S-1-") && t[4..].bytes().all(|b| b.is_ascii_digit() || b == b'-') {
+        if t.len() > 4
+            && t[..4].eq_ignore_ascii_case("S-1-")
+            && t[4..].bytes().all(|b| b.is_ascii_digit() || b == b'-')
+        {
             return Ok(Grantee::Sid(t.to_uppercase()));
         }
         match t.split_once('@') {
-            Some((local, domain)) if !local.is_empty() && domain.contains('.') && !t.chars().any(|c| c.is_whitespace() || c.is_control() || "<>\"".contains(c)) => {
+            Some((local, domain))
+                if !local.is_empty()
+                    && domain.contains('.')
+                    && !t
+                        .chars()
+                        .any(|c| c.is_whitespace() || c.is_control() || "<>\"".contains(c)) =>
+            {
                 Ok(Grantee::Address(t.to_owned()))
             }
-            _ => Err(format!("\"{text}\" is not a grantee: give an SMTP address (user or group), a SID, Default or Anonymous")),
+            _ => Err(format!(
+                "\"{text}\" is not a grantee: give an SMTP address (user or group), a SID, Default or Anonymous"
+            )),
         }
     }
 }
@@ -339,18 +378,40 @@ impl Grantee {
             Grantee::Default => user.distinguished_user == Some(DistinguishedUser::Default),
             Grantee::Anonymous => user.distinguished_user == Some(DistinguishedUser::Anonymous),
             Grantee::Address(address) => {
-                user.distinguished_user.is_none() && user.primary_smtp_address.as_deref().is_some_and(|a| a.eq_ignore_ascii_case(address))
+                user.distinguished_user.is_none()
+                    && user
+                        .primary_smtp_address
+                        .as_deref()
+                        .is_some_and(|a| a.eq_ignore_ascii_case(address))
             }
-            Grantee::Sid(sid) => user.distinguished_user.is_none() && user.sid.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(sid)),
+            Grantee::Sid(sid) => {
+                user.distinguished_user.is_none()
+                    && user
+                        .sid
+                        .as_deref()
+                        .is_some_and(|s| s.eq_ignore_ascii_case(sid))
+            }
         }
     }
 
     fn user_id(&self) -> UserId {
         match self {
-            Grantee::Address(a) => UserId { primary_smtp_address: Some(a.clone()), ..UserId::default() },
-            Grantee::Sid(s) => UserId { sid: Some(s.clone()), ..UserId::default() },
-            Grantee::Default => UserId { distinguished_user: Some(DistinguishedUser::Default), ..UserId::default() },
-            Grantee::Anonymous => UserId { distinguished_user: Some(DistinguishedUser::Anonymous), ..UserId::default() },
+            Grantee::Address(a) => UserId {
+                primary_smtp_address: Some(a.clone()),
+                ..UserId::default()
+            },
+            Grantee::Sid(s) => UserId {
+                sid: Some(s.clone()),
+                ..UserId::default()
+            },
+            Grantee::Default => UserId {
+                distinguished_user: Some(DistinguishedUser::Default),
+                ..UserId::default()
+            },
+            Grantee::Anonymous => UserId {
+                distinguished_user: Some(DistinguishedUser::Anonymous),
+                ..UserId::default()
+            },
         }
     }
 }
@@ -403,13 +464,20 @@ pub fn grant(set: &mut PermissionSet, grantee: &Grantee, level: Level) -> Result
         entry.level = level;
         // A named level travels alone: never together with individual rights.
         entry.rights = Rights::default();
-        return Ok(Edit::Updated { before, after: level });
+        return Ok(Edit::Updated {
+            before,
+            after: level,
+        });
     }
     match grantee {
         Grantee::Default => Err(EditError::NoDistinguishedEntry("Default")),
         Grantee::Anonymous => Err(EditError::NoDistinguishedEntry("Anonymous")),
         _ => {
-            set.entries.push(CalendarPermission { user: grantee.user_id(), rights: Rights::default(), level });
+            set.entries.push(CalendarPermission {
+                user: grantee.user_id(),
+                rights: Rights::default(),
+                level,
+            });
             Ok(Edit::Granted { level })
         }
     }
@@ -425,7 +493,9 @@ pub fn revoke(set: &mut PermissionSet, grantee: &Grantee) -> Result<Edit, EditEr
     match set.entries.iter().position(|e| grantee.matches(&e.user)) {
         Some(index) => {
             let removed = set.entries.remove(index);
-            Ok(Edit::Revoked { before: removed.level })
+            Ok(Edit::Revoked {
+                before: removed.level,
+            })
         }
         None => Ok(Edit::Unchanged { level: None }),
     }
@@ -442,24 +512,52 @@ mod tests {
     use super::*;
 
     fn entry(user: UserId, level: Level) -> CalendarPermission {
-        CalendarPermission { user, rights: level.rights().unwrap_or_default(), level }
+        CalendarPermission {
+            user,
+            rights: level.rights().unwrap_or_default(),
+            level,
+        }
     }
 
     fn address(a: &str) -> UserId {
-        UserId { primary_smtp_address: Some(a.into()), sid: Some(format!("S-1-5-21-1-2-3-{}", a.len())), display_name: Some(a.to_uppercase()), ..UserId::default() }
+        UserId {
+            primary_smtp_address: Some(a.into()),
+            sid: Some(format!("S-1-5-21-1-2-3-{}", a.len())),
+            display_name: Some(a.to_uppercase()),
+            ..UserId::default()
+        }
     }
 
     fn calendar() -> PermissionSet {
-        let custom = Rights { read_items: Some(ReadAccess::FullDetails), ..Level::Author.rights().unwrap() };
+        let custom = Rights {
+            read_items: Some(ReadAccess::FullDetails),
+            ..Level::Author.rights().unwrap()
+        };
         let mut custom_rights = custom;
         custom_rights.can_create_subfolders = Some(true);
         custom_rights.edit_items = Some(ItemScope::None);
         PermissionSet {
             entries: vec![
-                entry(UserId { distinguished_user: Some(DistinguishedUser::Default), ..UserId::default() }, Level::FreeBusyTimeOnly),
-                entry(UserId { distinguished_user: Some(DistinguishedUser::Anonymous), ..UserId::default() }, Level::None),
+                entry(
+                    UserId {
+                        distinguished_user: Some(DistinguishedUser::Default),
+                        ..UserId::default()
+                    },
+                    Level::FreeBusyTimeOnly,
+                ),
+                entry(
+                    UserId {
+                        distinguished_user: Some(DistinguishedUser::Anonymous),
+                        ..UserId::default()
+                    },
+                    Level::None,
+                ),
                 entry(address("boss@lab.example"), Level::Editor),
-                CalendarPermission { user: address("custom@lab.example"), rights: custom_rights, level: Level::Custom },
+                CalendarPermission {
+                    user: address("custom@lab.example"),
+                    rights: custom_rights,
+                    level: Level::Custom,
+                },
                 entry(address("team@lab.example"), Level::Reviewer),
             ],
             unknown_entries: vec![],
@@ -473,24 +571,45 @@ mod tests {
             assert!(rights.is_complete());
             assert_eq!(Level::of_rights(&rights), level, "{level}");
         }
-        assert_eq!(Level::of_rights(&Rights { can_create_items: Some(true), ..Level::None.rights().unwrap() }), Level::Custom);
+        assert_eq!(
+            Level::of_rights(&Rights {
+                can_create_items: Some(true),
+                ..Level::None.rights().unwrap()
+            }),
+            Level::Custom
+        );
     }
 
     #[test]
     fn levels_parse_like_exchange_and_powershell() {
         assert_eq!("editor".parse::<Level>(), Ok(Level::Editor));
         assert_eq!("EDITOR".parse::<Level>(), Ok(Level::Editor));
-        assert_eq!("AvailabilityOnly".parse::<Level>(), Ok(Level::FreeBusyTimeOnly));
-        assert_eq!("limiteddetails".parse::<Level>(), Ok(Level::FreeBusyTimeAndSubjectAndLocation));
+        assert_eq!(
+            "AvailabilityOnly".parse::<Level>(),
+            Ok(Level::FreeBusyTimeOnly)
+        );
+        assert_eq!(
+            "limiteddetails".parse::<Level>(),
+            Ok(Level::FreeBusyTimeAndSubjectAndLocation)
+        );
         assert_eq!("Custom".parse::<Level>(), Err(LevelError::Custom));
-        assert!(matches!("Editorr".parse::<Level>(), Err(LevelError::Unknown(_))));
+        assert!(matches!(
+            "Editorr".parse::<Level>(),
+            Err(LevelError::Unknown(_))
+        ));
     }
 
     #[test]
     fn grantees() {
-        assert_eq!("svc@lab.example".parse::<Grantee>(), Ok(Grantee::Address("svc@lab.example".into())));
+        assert_eq!(
+            "svc@lab.example".parse::<Grantee>(),
+            Ok(Grantee::Address("svc@lab.example".into()))
+        );
         assert_eq!("default".parse::<Grantee>(), Ok(Grantee::Default));
-        assert_eq!("s-1-5-21-1-2-3-1105".parse::<Grantee>(), Ok(Grantee::Sid("S-1-5-21-1-2-3-1105".into())));
+        assert_eq!(
+            "s-1-5-21-1-2-3-1105".parse::<Grantee>(),
+            Ok(Grantee::Sid("S-1-5-21-1-2-3-1105".into()))
+        );
         for bad in ["svc", "svc@", "a b@lab.example", "S-1-x", ""] {
             assert!(bad.parse::<Grantee>().is_err(), "{bad}");
         }
@@ -501,14 +620,43 @@ mod tests {
         let original = calendar();
         let mut set = original.clone();
         let svc: Grantee = "svc@lab.example".parse().unwrap();
-        assert_eq!(grant(&mut set, &svc, Level::Editor), Ok(Edit::Granted { level: Level::Editor }));
-        assert_eq!(set.entries[..5], original.entries[..], "every other entry as it was");
-        assert_eq!(set.entries[5].user.primary_smtp_address.as_deref(), Some("svc@lab.example"));
-        assert!(set.entries[5].rights.is_empty(), "a named level carries no individual rights");
-        assert_eq!(grant(&mut set, &svc, Level::Editor), Ok(Edit::Unchanged { level: Some(Level::Editor) }));
+        assert_eq!(
+            grant(&mut set, &svc, Level::Editor),
+            Ok(Edit::Granted {
+                level: Level::Editor
+            })
+        );
+        assert_eq!(
+            set.entries[..5],
+            original.entries[..],
+            "every other entry as it was"
+        );
+        assert_eq!(
+            set.entries[5].user.primary_smtp_address.as_deref(),
+            Some("svc@lab.example")
+        );
+        assert!(
+            set.entries[5].rights.is_empty(),
+            "a named level carries no individual rights"
+        );
+        assert_eq!(
+            grant(&mut set, &svc, Level::Editor),
+            Ok(Edit::Unchanged {
+                level: Some(Level::Editor)
+            })
+        );
         let team: Grantee = "TEAM@lab.example".parse().unwrap();
-        assert_eq!(grant(&mut set, &team, Level::Author), Ok(Edit::Updated { before: Level::Reviewer, after: Level::Author }));
-        assert_eq!(set.entries[4].user, original.entries[4].user, "the entry keeps its SID and address");
+        assert_eq!(
+            grant(&mut set, &team, Level::Author),
+            Ok(Edit::Updated {
+                before: Level::Reviewer,
+                after: Level::Author
+            })
+        );
+        assert_eq!(
+            set.entries[4].user, original.entries[4].user,
+            "the entry keeps its SID and address"
+        );
         assert_eq!(set.entries[..4], original.entries[..4]);
     }
 
@@ -517,31 +665,55 @@ mod tests {
         let original = calendar();
         let mut set = original.clone();
         let boss: Grantee = "boss@lab.example".parse().unwrap();
-        assert_eq!(revoke(&mut set, &boss), Ok(Edit::Revoked { before: Level::Editor }));
+        assert_eq!(
+            revoke(&mut set, &boss),
+            Ok(Edit::Revoked {
+                before: Level::Editor
+            })
+        );
         let mut expected = original.entries.clone();
         expected.remove(2);
         assert_eq!(set.entries, expected);
         assert_eq!(revoke(&mut set, &boss), Ok(Edit::Unchanged { level: None }));
-        assert_eq!(revoke(&mut set, &Grantee::Default), Err(EditError::DistinguishedRevoke("Default")));
+        assert_eq!(
+            revoke(&mut set, &Grantee::Default),
+            Err(EditError::DistinguishedRevoke("Default"))
+        );
     }
 
     #[test]
     fn default_and_anonymous_can_be_set() {
         let mut set = calendar();
         assert_eq!(
-            grant(&mut set, &Grantee::Default, Level::FreeBusyTimeAndSubjectAndLocation),
-            Ok(Edit::Updated { before: Level::FreeBusyTimeOnly, after: Level::FreeBusyTimeAndSubjectAndLocation })
+            grant(
+                &mut set,
+                &Grantee::Default,
+                Level::FreeBusyTimeAndSubjectAndLocation
+            ),
+            Ok(Edit::Updated {
+                before: Level::FreeBusyTimeOnly,
+                after: Level::FreeBusyTimeAndSubjectAndLocation
+            })
         );
         assert_eq!(set.entries.len(), 5);
         let mut bare = PermissionSet::default();
-        assert_eq!(grant(&mut bare, &Grantee::Anonymous, Level::None), Err(EditError::NoDistinguishedEntry("Anonymous")));
+        assert_eq!(
+            grant(&mut bare, &Grantee::Anonymous, Level::None),
+            Err(EditError::NoDistinguishedEntry("Anonymous"))
+        );
     }
 
     #[test]
     fn a_custom_entry_granted_a_named_level_loses_its_individual_rights() {
         let mut set = calendar();
         let custom: Grantee = "custom@lab.example".parse().unwrap();
-        assert_eq!(grant(&mut set, &custom, Level::Reviewer), Ok(Edit::Updated { before: Level::Custom, after: Level::Reviewer }));
+        assert_eq!(
+            grant(&mut set, &custom, Level::Reviewer),
+            Ok(Edit::Updated {
+                before: Level::Custom,
+                after: Level::Reviewer
+            })
+        );
         assert!(set.entries[3].rights.is_empty());
     }
 
@@ -550,7 +722,11 @@ mod tests {
         let mut set = calendar();
         assert_eq!(unwritable_entries(&set), 0);
         set.unknown_entries.push("NT:S-1-5-21-1-2-3-9999".into());
-        set.entries.push(CalendarPermission { user: UserId::default(), rights: Rights::default(), level: Level::Custom });
+        set.entries.push(CalendarPermission {
+            user: UserId::default(),
+            rights: Rights::default(),
+            level: Level::Custom,
+        });
         assert_eq!(unwritable_entries(&set), 2);
     }
 }

@@ -3,7 +3,9 @@
 
 use std::fmt::Write as _;
 
-use crate::permissions::{CalendarPermission, DistinguishedUser, ItemScope, Level, PermissionSet, ReadAccess, UserId};
+use crate::permissions::{
+    CalendarPermission, DistinguishedUser, ItemScope, Level, PermissionSet, ReadAccess, UserId,
+};
 use crate::version::ExchangeVersion;
 
 const ENVELOPE_OPEN: &str = concat!(
@@ -43,7 +45,11 @@ pub struct RequestHeader {
 fn envelope(header: &RequestHeader, body: &str) -> String {
     let mut xml = String::with_capacity(body.len() + 600);
     xml.push_str(ENVELOPE_OPEN);
-    let _ = write!(xml, r#"<soap:Header><t:RequestServerVersion Version="{}"/>"#, header.version.name());
+    let _ = write!(
+        xml,
+        r#"<soap:Header><t:RequestServerVersion Version="{}"/>"#,
+        header.version.name()
+    );
     if let Some(address) = &header.impersonate {
         let _ = write!(
             xml,
@@ -64,7 +70,10 @@ pub fn get_calendar(header: &RequestHeader, mailbox: &str) -> String {
     let folder = if header.impersonate.is_some() {
         r#"<t:DistinguishedFolderId Id="calendar"/>"#.to_owned()
     } else {
-        format!(r#"<t:DistinguishedFolderId Id="calendar"><t:Mailbox><t:EmailAddress>{}</t:EmailAddress></t:Mailbox></t:DistinguishedFolderId>"#, escape(mailbox))
+        format!(
+            r#"<t:DistinguishedFolderId Id="calendar"><t:Mailbox><t:EmailAddress>{}</t:EmailAddress></t:Mailbox></t:DistinguishedFolderId>"#,
+            escape(mailbox)
+        )
     };
     envelope(
         header,
@@ -87,7 +96,11 @@ pub struct FolderId {
 
 /// `UpdateFolder` → `SetFolderField` of `folder:PermissionSet` with a `t:CalendarFolder`: the
 /// whole list, every entry that stays included, with the change key just read.
-pub fn set_calendar_permissions(header: &RequestHeader, folder: &FolderId, set: &PermissionSet) -> String {
+pub fn set_calendar_permissions(
+    header: &RequestHeader,
+    folder: &FolderId,
+    set: &PermissionSet,
+) -> String {
     let mut permissions = String::new();
     for entry in set.entries.iter().filter(|e| !e.user.is_empty()) {
         write_permission(&mut permissions, entry);
@@ -110,19 +123,32 @@ fn write_user(xml: &mut String, user: &UserId) {
     match user.distinguished_user {
         // Default and Anonymous travel alone: with a SID or address Exchange answers
         // ErrorInvalidUserInfo.
-        Some(DistinguishedUser::Default) => xml.push_str("<t:DistinguishedUser>Default</t:DistinguishedUser>"),
-        Some(DistinguishedUser::Anonymous) => xml.push_str("<t:DistinguishedUser>Anonymous</t:DistinguishedUser>"),
+        Some(DistinguishedUser::Default) => {
+            xml.push_str("<t:DistinguishedUser>Default</t:DistinguishedUser>");
+        }
+        Some(DistinguishedUser::Anonymous) => {
+            xml.push_str("<t:DistinguishedUser>Anonymous</t:DistinguishedUser>");
+        }
         None => {
             if let Some(sid) = &user.sid {
                 let _ = write!(xml, "<t:SID>{}</t:SID>", escape(sid));
             }
             if let Some(address) = &user.primary_smtp_address {
-                let _ = write!(xml, "<t:PrimarySmtpAddress>{}</t:PrimarySmtpAddress>", escape(address));
+                let _ = write!(
+                    xml,
+                    "<t:PrimarySmtpAddress>{}</t:PrimarySmtpAddress>",
+                    escape(address)
+                );
             }
-            if user.sid.is_none() && user.primary_smtp_address.is_none() {
-                if let Some(external) = &user.external_user_identity {
-                    let _ = write!(xml, "<t:ExternalUserIdentity>{}</t:ExternalUserIdentity>", escape(external));
-                }
+            if user.sid.is_none()
+                && user.primary_smtp_address.is_none()
+                && let Some(external) = &user.external_user_identity
+            {
+                let _ = write!(
+                    xml,
+                    "<t:ExternalUserIdentity>{}</t:ExternalUserIdentity>",
+                    escape(external)
+                );
             }
         }
     }
@@ -156,7 +182,11 @@ fn write_permission(xml: &mut String, entry: &CalendarPermission) {
             let _ = write!(xml, "<t:ReadItems>{}</t:ReadItems>", read_name(read));
         }
     }
-    let _ = write!(xml, "<t:CalendarPermissionLevel>{}</t:CalendarPermissionLevel></t:CalendarPermission>", entry.level.ews_name());
+    let _ = write!(
+        xml,
+        "<t:CalendarPermissionLevel>{}</t:CalendarPermissionLevel></t:CalendarPermission>",
+        entry.level.ews_name()
+    );
 }
 
 /// The schema's name of an item scope.
@@ -184,7 +214,10 @@ mod tests {
     use crate::permissions::{Level, Rights};
 
     fn header() -> RequestHeader {
-        RequestHeader { version: ExchangeVersion::Exchange2010Sp2, impersonate: None }
+        RequestHeader {
+            version: ExchangeVersion::Exchange2010Sp2,
+            impersonate: None,
+        }
     }
 
     #[test]
@@ -201,23 +234,64 @@ mod tests {
         assert!(xml.contains(r#"<t:RequestServerVersion Version="Exchange2010_SP2"/>"#));
         assert!(xml.contains(r#"<t:FieldURI FieldURI="folder:PermissionSet"/>"#));
         assert!(xml.contains(r#"<t:DistinguishedFolderId Id="calendar"><t:Mailbox>"#));
-        let impersonated = get_calendar(&RequestHeader { impersonate: Some("anna@lab.example".into()), ..header() }, "anna@lab.example");
-        assert!(impersonated.contains("<t:ExchangeImpersonation><t:ConnectingSID><t:PrimarySmtpAddress>anna@lab.example"));
+        let impersonated = get_calendar(
+            &RequestHeader {
+                impersonate: Some("anna@lab.example".into()),
+                ..header()
+            },
+            "anna@lab.example",
+        );
+        assert!(impersonated.contains(
+            "<t:ExchangeImpersonation><t:ConnectingSID><t:PrimarySmtpAddress>anna@lab.example"
+        ));
         assert!(impersonated.contains(r#"<t:DistinguishedFolderId Id="calendar"/>"#));
     }
 
     #[test]
     fn entries_are_written_as_the_schema_orders_them() {
-        let custom = Rights { can_create_items: Some(true), edit_items: Some(ItemScope::Owned), read_items: Some(ReadAccess::FullDetails), ..Rights::default() };
+        let custom = Rights {
+            can_create_items: Some(true),
+            edit_items: Some(ItemScope::Owned),
+            read_items: Some(ReadAccess::FullDetails),
+            ..Rights::default()
+        };
         let set = PermissionSet {
             entries: vec![
-                CalendarPermission { user: UserId { distinguished_user: Some(DistinguishedUser::Default), sid: Some("S-1-1-0".into()), ..UserId::default() }, rights: Level::FreeBusyTimeOnly.rights().unwrap(), level: Level::FreeBusyTimeOnly },
-                CalendarPermission { user: UserId { sid: Some("S-1-5-21-9".into()), primary_smtp_address: Some("x@lab.example".into()), display_name: Some("X".into()), ..UserId::default() }, rights: custom, level: Level::Custom },
-                CalendarPermission { user: UserId::default(), rights: Rights::default(), level: Level::Custom },
+                CalendarPermission {
+                    user: UserId {
+                        distinguished_user: Some(DistinguishedUser::Default),
+                        sid: Some("S-1-1-0".into()),
+                        ..UserId::default()
+                    },
+                    rights: Level::FreeBusyTimeOnly.rights().unwrap(),
+                    level: Level::FreeBusyTimeOnly,
+                },
+                CalendarPermission {
+                    user: UserId {
+                        sid: Some("S-1-5-21-9".into()),
+                        primary_smtp_address: Some("x@lab.example".into()),
+                        display_name: Some("X".into()),
+                        ..UserId::default()
+                    },
+                    rights: custom,
+                    level: Level::Custom,
+                },
+                CalendarPermission {
+                    user: UserId::default(),
+                    rights: Rights::default(),
+                    level: Level::Custom,
+                },
             ],
             unknown_entries: vec!["NT:S-1-5-21-1".into()],
         };
-        let xml = set_calendar_permissions(&header(), &FolderId { id: "AAMk".into(), change_key: "AgA=".into() }, &set);
+        let xml = set_calendar_permissions(
+            &header(),
+            &FolderId {
+                id: "AAMk".into(),
+                change_key: "AgA=".into(),
+            },
+            &set,
+        );
         assert!(xml.contains(r#"<t:FolderId Id="AAMk" ChangeKey="AgA="/>"#));
         // Default: the distinguished user alone, a named level alone.
         assert!(xml.contains("<t:CalendarPermission><t:UserId><t:DistinguishedUser>Default</t:DistinguishedUser></t:UserId><t:CalendarPermissionLevel>FreeBusyTimeOnly</t:CalendarPermissionLevel></t:CalendarPermission>"), "{xml}");

@@ -6,7 +6,10 @@
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 
-use crate::permissions::{CalendarPermission, DistinguishedUser, ItemScope, Level, PermissionSet, ReadAccess, Rights, UserId};
+use crate::permissions::{
+    CalendarPermission, DistinguishedUser, ItemScope, Level, PermissionSet, ReadAccess, Rights,
+    UserId,
+};
 use crate::request::FolderId;
 
 /// `t:ServerVersionInfo`.
@@ -112,7 +115,11 @@ fn attribute(element: &BytesStart<'_>, name: &[u8]) -> Option<String> {
         .attributes()
         .flatten()
         .find(|a| local(a.key.as_ref().as_bytes()) == name)
-        .and_then(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok().map(|v| v.into_owned()))
+        .and_then(|a| {
+            a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                .ok()
+                .map(std::borrow::Cow::into_owned)
+        })
 }
 
 /// Builds the permission entry being read.
@@ -166,7 +173,9 @@ pub fn parse(body: &[u8]) -> Result<Envelope, ParseError> {
     let mut saw_envelope = false;
     let mut buf = Vec::new();
     loop {
-        let event = reader.read_event_into(&mut buf).map_err(|e| ParseError(format!("at byte {}: {e}", reader.buffer_position())))?;
+        let event = reader
+            .read_event_into(&mut buf)
+            .map_err(|e| ParseError(format!("at byte {}: {e}", reader.buffer_position())))?;
         let (start, end) = match &event {
             Event::Start(e) => (Some(e.clone()), false),
             Event::Empty(e) => (Some(e.clone()), true),
@@ -178,7 +187,11 @@ pub fn parse(body: &[u8]) -> Result<Envelope, ParseError> {
             match name.as_slice() {
                 b"Envelope" if path.is_empty() => saw_envelope = true,
                 b"ServerVersionInfo" => {
-                    let number = |n: &[u8]| attribute(&element, n).and_then(|v| v.parse().ok()).unwrap_or(0);
+                    let number = |n: &[u8]| {
+                        attribute(&element, n)
+                            .and_then(|v| v.parse().ok())
+                            .unwrap_or(0)
+                    };
                     envelope.server_version = Some(ServerVersionInfo {
                         major_version: number(b"MajorVersion"),
                         minor_version: number(b"MinorVersion"),
@@ -191,16 +204,32 @@ pub fn parse(body: &[u8]) -> Result<Envelope, ParseError> {
                     in_fault = true;
                     envelope.fault = Some(SoapFault::default());
                 }
-                n if n.ends_with(b"ResponseMessage") && attribute(&element, b"ResponseClass").is_some() => {
+                n if n.ends_with(b"ResponseMessage")
+                    && attribute(&element, b"ResponseClass").is_some() =>
+                {
                     let class = match attribute(&element, b"ResponseClass").as_deref() {
                         Some("Success") => ResponseClass::Success,
                         Some("Warning") => ResponseClass::Warning,
                         _ => ResponseClass::Error,
                     };
-                    message = Some(ResponseMessage { class, code: None, text: None, back_off_ms: None, folder: None });
+                    message = Some(ResponseMessage {
+                        class,
+                        code: None,
+                        text: None,
+                        back_off_ms: None,
+                        folder: None,
+                    });
                 }
-                b"CalendarFolder" | b"Folder" if message.is_some() && path.last().is_some_and(|p| p == b"Folders") => {
-                    folder = Some(CalendarFolder { id: FolderId { id: String::new(), change_key: String::new() }, permissions: None });
+                b"CalendarFolder" | b"Folder"
+                    if message.is_some() && path.last().is_some_and(|p| p == b"Folders") =>
+                {
+                    folder = Some(CalendarFolder {
+                        id: FolderId {
+                            id: String::new(),
+                            change_key: String::new(),
+                        },
+                        permissions: None,
+                    });
                 }
                 b"FolderId" if folder.is_some() && entry.is_none() => {
                     if let Some(f) = folder.as_mut() {
@@ -211,12 +240,27 @@ pub fn parse(body: &[u8]) -> Result<Envelope, ParseError> {
                     }
                 }
                 b"PermissionSet" if folder.is_some() => set = Some(PermissionSet::default()),
-                b"CalendarPermission" | b"Permission" if set.is_some() => entry = Some(EntryBuilder::default()),
+                b"CalendarPermission" | b"Permission" if set.is_some() => {
+                    entry = Some(EntryBuilder::default());
+                }
                 b"Value" => value_name = attribute(&element, b"Name"),
                 _ => {}
             }
             if end {
-                close(&name, &mut Closing { text: &text, path: &path, envelope: &mut envelope, message: &mut message, folder: &mut folder, set: &mut set, entry: &mut entry, value_name: &mut value_name, in_fault: &mut in_fault });
+                close(
+                    &name,
+                    &mut Closing {
+                        text: &text,
+                        path: &path,
+                        envelope: &mut envelope,
+                        message: &mut message,
+                        folder: &mut folder,
+                        set: &mut set,
+                        entry: &mut entry,
+                        value_name: &mut value_name,
+                        in_fault: &mut in_fault,
+                    },
+                );
             } else {
                 path.push(name);
             }
@@ -224,7 +268,20 @@ pub fn parse(body: &[u8]) -> Result<Envelope, ParseError> {
             match event {
                 Event::End(_) => {
                     let name = path.pop().unwrap_or_default();
-                    close(&name, &mut Closing { text: &text, path: &path, envelope: &mut envelope, message: &mut message, folder: &mut folder, set: &mut set, entry: &mut entry, value_name: &mut value_name, in_fault: &mut in_fault });
+                    close(
+                        &name,
+                        &mut Closing {
+                            text: &text,
+                            path: &path,
+                            envelope: &mut envelope,
+                            message: &mut message,
+                            folder: &mut folder,
+                            set: &mut set,
+                            entry: &mut entry,
+                            value_name: &mut value_name,
+                            in_fault: &mut in_fault,
+                        },
+                    );
                     text.clear();
                 }
                 Event::Text(t) => text.push_str(&t.xml10_content()),
@@ -241,7 +298,9 @@ pub fn parse(body: &[u8]) -> Result<Envelope, ParseError> {
                             _ => None,
                         },
                     };
-                    text.push_str(&resolved.ok_or_else(|| ParseError(format!("unknown entity &{};", &*r.xml10_content())))?);
+                    text.push_str(&resolved.ok_or_else(|| {
+                        ParseError(format!("unknown entity &{};", &*r.xml10_content()))
+                    })?);
                 }
                 Event::Eof => break,
                 _ => {}
@@ -300,8 +359,18 @@ fn close(name: &[u8], c: &mut Closing<'_>) {
             b"CalendarPermissionLevel" | b"PermissionLevel" => entry.level = level_named(text),
             b"CalendarPermission" | b"Permission" => {
                 if let (Some(built), Some(set)) = (c.entry.take(), c.set.as_mut()) {
-                    let level = built.level.unwrap_or_else(|| if built.rights.is_complete() { Level::of_rights(&built.rights) } else { Level::Custom });
-                    set.entries.push(CalendarPermission { user: built.user, rights: built.rights, level });
+                    let level = built.level.unwrap_or_else(|| {
+                        if built.rights.is_complete() {
+                            Level::of_rights(&built.rights)
+                        } else {
+                            Level::Custom
+                        }
+                    });
+                    set.entries.push(CalendarPermission {
+                        user: built.user,
+                        rights: built.rights,
+                        level,
+                    });
                 }
             }
             _ => {}
@@ -325,7 +394,9 @@ fn close(name: &[u8], c: &mut Closing<'_>) {
             }
         }
         b"Value" => {
-            let back_off = (c.value_name.take().as_deref() == Some("BackOffMilliseconds")).then(|| text.parse().ok()).flatten();
+            let back_off = (c.value_name.take().as_deref() == Some("BackOffMilliseconds"))
+                .then(|| text.parse().ok())
+                .flatten();
             if back_off.is_some() {
                 if *c.in_fault {
                     if let Some(fault) = c.envelope.fault.as_mut() {
@@ -423,19 +494,41 @@ mod tests {
         bytes.extend_from_slice(GET_FOLDER.as_bytes());
         let envelope = parse(&bytes).unwrap();
         let version = envelope.server_version.unwrap();
-        assert_eq!((version.major_version, version.minor_version, version.version.as_deref()), (15, 2, Some("V2017_07_11")));
+        assert_eq!(
+            (
+                version.major_version,
+                version.minor_version,
+                version.version.as_deref()
+            ),
+            (15, 2, Some("V2017_07_11"))
+        );
         assert_eq!(envelope.messages.len(), 1);
         let message = &envelope.messages[0];
-        assert_eq!((message.class, message.code.as_deref()), (ResponseClass::Success, Some("NoError")));
+        assert_eq!(
+            (message.class, message.code.as_deref()),
+            (ResponseClass::Success, Some("NoError"))
+        );
         let folder = message.folder.as_ref().unwrap();
-        assert_eq!(folder.id, FolderId { id: "AAMkAD=".into(), change_key: "AgAAABYA".into() });
+        assert_eq!(
+            folder.id,
+            FolderId {
+                id: "AAMkAD=".into(),
+                change_key: "AgAAABYA".into()
+            }
+        );
         let set = folder.permissions.as_ref().unwrap();
         assert_eq!(set.entries.len(), 2);
         assert_eq!(set.entries[0].level, Level::FreeBusyTimeOnly);
-        assert_eq!(set.entries[0].user.distinguished_user, Some(DistinguishedUser::Default));
+        assert_eq!(
+            set.entries[0].user.distinguished_user,
+            Some(DistinguishedUser::Default)
+        );
         let custom = &set.entries[1];
         assert_eq!(custom.level, Level::Custom);
-        assert_eq!(custom.user.primary_smtp_address.as_deref(), Some("o'brien&co@lab.example"));
+        assert_eq!(
+            custom.user.primary_smtp_address.as_deref(),
+            Some("o'brien&co@lab.example")
+        );
         assert_eq!(custom.user.display_name.as_deref(), Some("O'Brien, Seán"));
         assert_eq!(custom.rights.delete_items, Some(ItemScope::Owned));
         assert!(custom.rights.is_complete());
@@ -467,14 +560,29 @@ mod tests {
           <e:Message xmlns:e="http://schemas.microsoft.com/exchange/services/2006/errors">The specified server version is invalid.</e:Message></detail>
           </s:Fault></s:Body></s:Envelope>"#;
         let fault = parse(xml.as_bytes()).unwrap().fault.unwrap();
-        assert_eq!(fault.response_code.as_deref(), Some("ErrorInvalidServerVersion"));
-        assert_eq!(fault.fault_code.as_deref(), Some("a:ErrorInvalidServerVersion"));
-        assert_eq!(fault.message.as_deref(), Some("The specified server version is invalid."));
+        assert_eq!(
+            fault.response_code.as_deref(),
+            Some("ErrorInvalidServerVersion")
+        );
+        assert_eq!(
+            fault.fault_code.as_deref(),
+            Some("a:ErrorInvalidServerVersion")
+        );
+        assert_eq!(
+            fault.message.as_deref(),
+            Some("The specified server version is invalid.")
+        );
     }
 
     #[test]
     fn junk_is_an_error_not_a_panic() {
-        for junk in ["", "<html><body>Bad gateway</body></html>", "<s:Envelope", "\u{0}\u{1}", "<a>&bogus;</a>"] {
+        for junk in [
+            "",
+            "<html><body>Bad gateway</body></html>",
+            "<s:Envelope",
+            "\u{0}\u{1}",
+            "<a>&bogus;</a>",
+        ] {
             assert!(parse(junk.as_bytes()).is_err(), "{junk:?}");
         }
         let truncated = &GET_FOLDER.as_bytes()[..GET_FOLDER.len() / 2];

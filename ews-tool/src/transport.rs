@@ -45,8 +45,12 @@ pub enum Auth {
 impl Auth {
     fn scheme(&self) -> &'static str {
         match self {
-            Auth::Ntlm { negotiate: true, .. } => "Negotiate",
-            Auth::Ntlm { negotiate: false, .. } => "NTLM",
+            Auth::Ntlm {
+                negotiate: true, ..
+            } => "Negotiate",
+            Auth::Ntlm {
+                negotiate: false, ..
+            } => "NTLM",
             Auth::Basic { .. } => "Basic",
         }
     }
@@ -82,8 +86,13 @@ impl Endpoint {
     /// `https://HOST[:PORT]/PATH`; plain `http://` is refused: credentials and mailbox data
     /// would cross the network in clear.
     pub fn from_url(url: &str) -> Result<Self, UrlError> {
-        let err = |reason| UrlError { url: url.to_owned(), reason };
-        let (scheme, rest) = url.split_once("://").ok_or_else(|| err("use https://HOST/EWS/Exchange.asmx"))?;
+        let err = |reason| UrlError {
+            url: url.to_owned(),
+            reason,
+        };
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| err("use https://HOST/EWS/Exchange.asmx"))?;
         if scheme.eq_ignore_ascii_case("http") {
             return Err(err("plain http is refused; use https://"));
         }
@@ -98,7 +107,9 @@ impl Endpoint {
             return Err(err("credentials do not belong in the URL"));
         }
         let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-            let (host, after) = v6.split_once(']').ok_or_else(|| err("unclosed IPv6 address"))?;
+            let (host, after) = v6
+                .split_once(']')
+                .ok_or_else(|| err("unclosed IPv6 address"))?;
             (host, after.strip_prefix(':'))
         } else {
             match authority.rsplit_once(':') {
@@ -106,22 +117,45 @@ impl Endpoint {
                 None => (authority, None),
             }
         };
-        let port = port.map_or(Ok(443), |p| p.parse::<u16>().map_err(|_| err("the port is not a number")))?;
+        let port = port.map_or(Ok(443), |p| {
+            p.parse::<u16>()
+                .map_err(|_| err("the port is not a number"))
+        })?;
         if host.is_empty() {
             return Err(err("no host"));
         }
-        Ok(Self { host: host.to_owned(), port, path: path.to_owned() })
+        Ok(Self {
+            host: host.to_owned(),
+            port,
+            path: path.to_owned(),
+        })
     }
 
     /// `https://host:port/path` for messages.
     pub fn url(&self) -> String {
-        let host = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
-        if self.port == 443 { format!("https://{host}{}", self.path) } else { format!("https://{host}:{}{}", self.port, self.path) }
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        if self.port == 443 {
+            format!("https://{host}{}", self.path)
+        } else {
+            format!("https://{host}:{}{}", self.port, self.path)
+        }
     }
 
     fn authority(&self) -> String {
-        let host = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
-        if self.port == 443 { host } else { format!("{host}:{}", self.port) }
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        if self.port == 443 {
+            host
+        } else {
+            format!("{host}:{}", self.port)
+        }
     }
 }
 
@@ -227,22 +261,45 @@ pub struct Connection {
 
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Connection").field("address", &self.address).field("authenticated", &self.authenticated).finish_non_exhaustive()
+        f.debug_struct("Connection")
+            .field("address", &self.address)
+            .field("authenticated", &self.authenticated)
+            .finish_non_exhaustive()
     }
 }
 
-async fn within<T>(address: &str, timeout: Duration, fut: impl Future<Output = T>) -> Result<T, TransportError> {
-    tokio::time::timeout(timeout, fut).await.map_err(|_| TransportError::Timeout { address: address.to_owned(), seconds: timeout.as_secs() })
+async fn within<T>(
+    address: &str,
+    timeout: Duration,
+    fut: impl Future<Output = T>,
+) -> Result<T, TransportError> {
+    tokio::time::timeout(timeout, fut)
+        .await
+        .map_err(|_| TransportError::Timeout {
+            address: address.to_owned(),
+            seconds: timeout.as_secs(),
+        })
 }
 
 impl Connection {
     /// Opens TCP and TLS to the endpoint.
-    pub async fn open(endpoint: &Endpoint, tls: &TlsOptions, timeout: Duration) -> Result<Self, TransportError> {
+    pub async fn open(
+        endpoint: &Endpoint,
+        tls: &TlsOptions,
+        timeout: Duration,
+    ) -> Result<Self, TransportError> {
         let address = format!("{}:{}", endpoint.host, endpoint.port);
-        let addrs: Vec<SocketAddr> = within(&address, timeout, tokio::net::lookup_host((endpoint.host.as_str(), endpoint.port)))
-            .await?
-            .map_err(|e| TransportError::Resolve { host: endpoint.host.clone(), reason: e.to_string() })?
-            .collect();
+        let addrs: Vec<SocketAddr> = within(
+            &address,
+            timeout,
+            tokio::net::lookup_host((endpoint.host.as_str(), endpoint.port)),
+        )
+        .await?
+        .map_err(|e| TransportError::Resolve {
+            host: endpoint.host.clone(),
+            reason: e.to_string(),
+        })?
+        .collect();
         let mut last = None;
         let mut tcp = None;
         for addr in addrs {
@@ -251,40 +308,73 @@ impl Connection {
                     tcp = Some(stream);
                     break;
                 }
-                Ok(Err(source)) => last = Some(TransportError::Connect { address: address.clone(), source }),
+                Ok(Err(source)) => {
+                    last = Some(TransportError::Connect {
+                        address: address.clone(),
+                        source,
+                    });
+                }
                 Err(e) => last = Some(e),
             }
         }
-        let tcp = tcp.ok_or_else(|| last.unwrap_or(TransportError::Resolve { host: endpoint.host.clone(), reason: "no addresses".into() }))?;
+        let tcp = tcp.ok_or_else(|| {
+            last.unwrap_or(TransportError::Resolve {
+                host: endpoint.host.clone(),
+                reason: "no addresses".into(),
+            })
+        })?;
         let _ = tcp.set_nodelay(true);
         let peer = tcp.peer_addr().ok();
         let connector = tokio_native_tls::TlsConnector::from(tls.native_connector()?);
-        let stream = match within(&address, timeout, connector.connect(&endpoint.host, tcp)).await? {
+        let stream = match within(&address, timeout, connector.connect(&endpoint.host, tcp)).await?
+        {
             Ok(stream) => stream,
             Err(error) => {
                 let (host, tls, reason) = (endpoint.host.clone(), tls.clone(), error.to_string());
                 let problem = match peer {
-                    Some(peer) => tokio::task::spawn_blocking(move || common::tls::diagnose(&host, peer.port(), &tls, timeout).or_else(|| {
-                        let stream = std::net::TcpStream::connect_timeout(&peer, timeout).ok()?;
-                        common::tls::diagnose_stream(&host, stream, &tls)
-                    }))
+                    Some(peer) => tokio::task::spawn_blocking(move || {
+                        common::tls::diagnose(&host, peer.port(), &tls, timeout).or_else(|| {
+                            let stream =
+                                std::net::TcpStream::connect_timeout(&peer, timeout).ok()?;
+                            common::tls::diagnose_stream(&host, stream, &tls)
+                        })
+                    })
                     .await
                     .ok()
                     .flatten(),
                     None => None,
                 };
-                return Err(TransportError::Tls { address, problem, reason });
+                return Err(TransportError::Tls {
+                    address,
+                    problem,
+                    reason,
+                });
             }
         };
-        let channel_binding = stream.get_ref().peer_certificate().ok().flatten().and_then(|c| c.to_der().ok()).map(|der| channel_binding::application_data(&der));
+        let channel_binding = stream
+            .get_ref()
+            .peer_certificate()
+            .ok()
+            .flatten()
+            .and_then(|c| c.to_der().ok())
+            .map(|der| channel_binding::application_data(&der));
         let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
-            .map_err(|e| TransportError::ConnectionLost { address: address.clone(), reason: e.to_string() })?;
+            .map_err(|e| TransportError::ConnectionLost {
+                address: address.clone(),
+                reason: e.to_string(),
+            })?;
         tokio::spawn(async move {
             let _ = connection.await;
         });
         log::debug!("TLS connection to {address} open");
-        Ok(Self { sender, address, channel_binding, authenticated: false, requests: 0 })
+        Ok(Self {
+            sender,
+            address,
+            channel_binding,
+            authenticated: false,
+            requests: 0,
+        })
     }
 
     /// Whether the connection can carry another request.
@@ -292,14 +382,27 @@ impl Connection {
         !self.sender.is_closed()
     }
 
-    async fn send(&mut self, endpoint: &Endpoint, body: Bytes, authorization: Option<String>, anchor: Option<&str>, timeout: Duration) -> Result<HttpResponse, TransportError> {
-        let lost = |address: &str, e: &dyn std::fmt::Display| TransportError::ConnectionLost { address: address.to_owned(), reason: e.to_string() };
+    async fn send(
+        &mut self,
+        endpoint: &Endpoint,
+        body: Bytes,
+        authorization: Option<String>,
+        anchor: Option<&str>,
+        timeout: Duration,
+    ) -> Result<HttpResponse, TransportError> {
+        let lost = |address: &str, e: &dyn std::fmt::Display| TransportError::ConnectionLost {
+            address: address.to_owned(),
+            reason: e.to_string(),
+        };
         let mut request = Request::builder()
             .method(Method::POST)
             .uri(endpoint.path.as_str())
             .header(header::HOST, endpoint.authority())
             .header(header::CONTENT_TYPE, "text/xml; charset=utf-8")
-            .header(header::USER_AGENT, concat!("ews-tool/", env!("CARGO_PKG_VERSION")))
+            .header(
+                header::USER_AGENT,
+                concat!("ews-tool/", env!("CARGO_PKG_VERSION")),
+            )
             .header(header::ACCEPT, "text/xml");
         if let Some(value) = authorization {
             let mut value = HeaderValue::from_str(&value).map_err(|e| lost(&self.address, &e))?;
@@ -310,26 +413,67 @@ impl Connection {
             // Routes the request to the mailbox's server in multi-server sites.
             request = request.header("X-AnchorMailbox", mailbox);
         }
-        let request = request.body(Full::new(body)).map_err(|e| lost(&self.address, &e))?;
+        let request = request
+            .body(Full::new(body))
+            .map_err(|e| lost(&self.address, &e))?;
         let address = self.address.clone();
-        within(&address, timeout, self.sender.ready()).await?.map_err(|e| lost(&address, &e))?;
-        let response = within(&address, timeout, self.sender.send_request(request)).await?.map_err(|e| lost(&address, &e))?;
+        within(&address, timeout, self.sender.ready())
+            .await?
+            .map_err(|e| lost(&address, &e))?;
+        let response = within(&address, timeout, self.sender.send_request(request))
+            .await?
+            .map_err(|e| lost(&address, &e))?;
         self.requests += 1;
         let (parts, incoming) = response.into_parts();
-        let body = within(&address, timeout, Limited::new(incoming, MAX_RESPONSE_BYTES).collect())
-            .await?
-            .map_err(|e| if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() { TransportError::TooLarge { address: address.clone() } } else { lost(&address, &e) })?
-            .to_bytes();
-        Ok(HttpResponse { status: parts.status, headers: parts.headers, body })
+        let body = within(
+            &address,
+            timeout,
+            Limited::new(incoming, MAX_RESPONSE_BYTES).collect(),
+        )
+        .await?
+        .map_err(|e| {
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
+                TransportError::TooLarge {
+                    address: address.clone(),
+                }
+            } else {
+                lost(&address, &e)
+            }
+        })?
+        .to_bytes();
+        Ok(HttpResponse {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        })
     }
 
     /// Sends a SOAP request, authenticating the connection first if it is not yet.
-    pub async fn post(&mut self, endpoint: &Endpoint, auth: &Auth, soap: &str, anchor: Option<&str>, timeout: Duration) -> Result<HttpResponse, TransportError> {
+    pub async fn post(
+        &mut self,
+        endpoint: &Endpoint,
+        auth: &Auth,
+        soap: &str,
+        anchor: Option<&str>,
+        timeout: Duration,
+    ) -> Result<HttpResponse, TransportError> {
         let body = Bytes::from(soap.to_owned());
         match auth {
             Auth::Basic { user, password } => {
-                let token = common::secret::Secret::new(base64(format!("{user}:{}", password.expose()).as_bytes()));
-                let response = self.send(endpoint, body, Some(format!("Basic {}", token.expose())), anchor, timeout).await?;
+                let token = common::secret::Secret::new(base64(
+                    format!("{user}:{}", password.expose()).as_bytes(),
+                ));
+                let response = self
+                    .send(
+                        endpoint,
+                        body,
+                        Some(format!("Basic {}", token.expose())),
+                        anchor,
+                        timeout,
+                    )
+                    .await?;
                 if response.status == StatusCode::UNAUTHORIZED {
                     return Err(self.refusal(auth, &response));
                 }
@@ -337,7 +481,9 @@ impl Connection {
             }
             Auth::Ntlm { .. } => {
                 if self.authenticated {
-                    let response = self.send(endpoint, body.clone(), None, anchor, timeout).await?;
+                    let response = self
+                        .send(endpoint, body.clone(), None, anchor, timeout)
+                        .await?;
                     if response.status != StatusCode::UNAUTHORIZED {
                         return Ok(response);
                     }
@@ -345,30 +491,76 @@ impl Connection {
                     log::debug!("{}: authentication expired, logging on again", self.address);
                     self.authenticated = false;
                 }
-                self.ntlm_handshake(endpoint, auth, body, anchor, timeout).await
+                self.ntlm_handshake(endpoint, auth, body, anchor, timeout)
+                    .await
             }
         }
     }
 
-    async fn ntlm_handshake(&mut self, endpoint: &Endpoint, auth: &Auth, body: Bytes, anchor: Option<&str>, timeout: Duration) -> Result<HttpResponse, TransportError> {
-        let Auth::Ntlm { user, password, .. } = auth else { unreachable!("only NTLM has a handshake") };
+    async fn ntlm_handshake(
+        &mut self,
+        endpoint: &Endpoint,
+        auth: &Auth,
+        body: Bytes,
+        anchor: Option<&str>,
+        timeout: Duration,
+    ) -> Result<HttpResponse, TransportError> {
+        let Auth::Ntlm { user, password, .. } = auth else {
+            unreachable!("only NTLM has a handshake")
+        };
         let scheme = auth.scheme();
         let negotiate = ntlm::negotiate();
-        let first = self.send(endpoint, Bytes::new(), Some(format!("{scheme} {}", base64(&negotiate))), anchor, timeout).await?;
+        let first = self
+            .send(
+                endpoint,
+                Bytes::new(),
+                Some(format!("{scheme} {}", base64(&negotiate))),
+                anchor,
+                timeout,
+            )
+            .await?;
         if first.status != StatusCode::UNAUTHORIZED {
             // No authentication required: send the real request.
             self.authenticated = true;
             return self.send(endpoint, body, None, anchor, timeout).await;
         }
         let Some(challenge_message) = challenge_token(&first.headers, scheme) else {
-            return Err(TransportError::SchemeNotOffered { address: self.address.clone(), scheme, offered: offered_schemes(&first.headers) });
+            return Err(TransportError::SchemeNotOffered {
+                address: self.address.clone(),
+                scheme,
+                offered: offered_schemes(&first.headers),
+            });
         };
-        let challenge = ntlm::parse_challenge(&challenge_message)
-            .map_err(|e| TransportError::ConnectionLost { address: self.address.clone(), reason: e.to_string() })?;
+        let challenge = ntlm::parse_challenge(&challenge_message).map_err(|e| {
+            TransportError::ConnectionLost {
+                address: self.address.clone(),
+                reason: e.to_string(),
+            }
+        })?;
         let target_name = format!("HTTP/{}", endpoint.host);
-        let credentials = ntlm::Credentials { user, password: password.expose(), target_name: &target_name, channel_binding: self.channel_binding.as_deref() };
-        let authenticate = ntlm::authenticate(&credentials, &negotiate, &challenge_message, &challenge, ntlm::client_challenge(), ntlm::now_filetime());
-        let response = self.send(endpoint, body, Some(format!("{scheme} {}", base64(&authenticate))), anchor, timeout).await?;
+        let credentials = ntlm::Credentials {
+            user,
+            password: password.expose(),
+            target_name: &target_name,
+            channel_binding: self.channel_binding.as_deref(),
+        };
+        let authenticate = ntlm::authenticate(
+            &credentials,
+            &negotiate,
+            &challenge_message,
+            &challenge,
+            ntlm::client_challenge(),
+            ntlm::now_filetime(),
+        );
+        let response = self
+            .send(
+                endpoint,
+                body,
+                Some(format!("{scheme} {}", base64(&authenticate))),
+                anchor,
+                timeout,
+            )
+            .await?;
         if response.status == StatusCode::UNAUTHORIZED {
             return Err(self.refusal(auth, &response));
         }
@@ -378,16 +570,28 @@ impl Connection {
     }
 
     fn refusal(&self, auth: &Auth, _response: &HttpResponse) -> TransportError {
-        TransportError::Refused { address: self.address.clone(), user: auth.user().to_owned(), scheme: auth.scheme() }
+        TransportError::Refused {
+            address: self.address.clone(),
+            user: auth.user().to_owned(),
+            scheme: auth.scheme(),
+        }
     }
 }
 
 /// The token of `scheme` in the `WWW-Authenticate` headers of a 401.
 fn challenge_token(headers: &HeaderMap, scheme: &str) -> Option<Vec<u8>> {
-    headers.get_all(header::WWW_AUTHENTICATE).iter().filter_map(|v| v.to_str().ok()).find_map(|value| {
-        let (name, token) = value.trim().split_once(' ')?;
-        if name.eq_ignore_ascii_case(scheme) { base64_decode(token.trim()) } else { None }
-    })
+    headers
+        .get_all(header::WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|value| {
+            let (name, token) = value.trim().split_once(' ')?;
+            if name.eq_ignore_ascii_case(scheme) {
+                base64_decode(token.trim())
+            } else {
+                None
+            }
+        })
 }
 
 fn offered_schemes(headers: &HeaderMap) -> String {
@@ -397,9 +601,12 @@ fn offered_schemes(headers: &HeaderMap) -> String {
         .filter_map(|v| v.to_str().ok())
         .filter_map(|v| v.split_whitespace().next().map(str::to_owned))
         .collect();
-    if schemes.is_empty() { "nothing".into() } else { schemes.join(", ") }
+    if schemes.is_empty() {
+        "nothing".into()
+    } else {
+        schemes.join(", ")
+    }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -408,12 +615,26 @@ mod tests {
     #[test]
     fn urls() {
         let e = Endpoint::from_url("https://mail.corp.example/EWS/Exchange.asmx").unwrap();
-        assert_eq!((e.host.as_str(), e.port, e.path.as_str()), ("mail.corp.example", 443, "/EWS/Exchange.asmx"));
+        assert_eq!(
+            (e.host.as_str(), e.port, e.path.as_str()),
+            ("mail.corp.example", 443, "/EWS/Exchange.asmx")
+        );
         assert_eq!(e.url(), "https://mail.corp.example/EWS/Exchange.asmx");
         let e = Endpoint::from_url("https://127.0.0.1:8443").unwrap();
         assert_eq!((e.port, e.path.as_str()), (8443, "/EWS/Exchange.asmx"));
-        assert_eq!(Endpoint::from_url("https://[::1]:8443/x").unwrap().authority(), "[::1]:8443");
-        for bad in ["http://mail/EWS/Exchange.asmx", "mail.corp.example", "ftp://x", "https://user:pw@mail/", "https://:443/"] {
+        assert_eq!(
+            Endpoint::from_url("https://[::1]:8443/x")
+                .unwrap()
+                .authority(),
+            "[::1]:8443"
+        );
+        for bad in [
+            "http://mail/EWS/Exchange.asmx",
+            "mail.corp.example",
+            "ftp://x",
+            "https://user:pw@mail/",
+            "https://:443/",
+        ] {
             assert!(Endpoint::from_url(bad).is_err(), "{bad}");
         }
     }
@@ -421,9 +642,18 @@ mod tests {
     #[test]
     fn challenge_tokens_are_found_by_scheme() {
         let mut headers = HeaderMap::new();
-        headers.append(header::WWW_AUTHENTICATE, HeaderValue::from_static("Negotiate"));
-        headers.append(header::WWW_AUTHENTICATE, HeaderValue::from_static("NTLM TlRMTVNTUAAC"));
-        assert_eq!(challenge_token(&headers, "NTLM").unwrap()[..7], b"NTLMSSP"[..]);
+        headers.append(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Negotiate"),
+        );
+        headers.append(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("NTLM TlRMTVNTUAAC"),
+        );
+        assert_eq!(
+            challenge_token(&headers, "NTLM").unwrap()[..7],
+            b"NTLMSSP"[..]
+        );
         assert_eq!(challenge_token(&headers, "Negotiate"), None);
         assert_eq!(offered_schemes(&headers), "Negotiate, NTLM");
     }

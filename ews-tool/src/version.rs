@@ -60,9 +60,15 @@ impl FromStr for ExchangeVersion {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Self::ALL.into_iter().find(|v| v.name().eq_ignore_ascii_case(text.trim())).ok_or_else(|| {
-            format!("\"{text}\" is not a server version; use one of {}", Self::ALL.map(ExchangeVersion::name).join(", "))
-        })
+        Self::ALL
+            .into_iter()
+            .find(|v| v.name().eq_ignore_ascii_case(text.trim()))
+            .ok_or_else(|| {
+                format!(
+                    "\"{text}\" is not a server version; use one of {}",
+                    Self::ALL.map(ExchangeVersion::name).join(", ")
+                )
+            })
     }
 }
 
@@ -80,7 +86,10 @@ mod tests {
         }
         assert_eq!(seen.len(), 6);
         assert_eq!(version, ExchangeVersion::Exchange2010Sp2);
-        assert_eq!("exchange2010_sp2".parse::<ExchangeVersion>(), Ok(ExchangeVersion::Exchange2010Sp2));
+        assert_eq!(
+            "exchange2010_sp2".parse::<ExchangeVersion>(),
+            Ok(ExchangeVersion::Exchange2010Sp2)
+        );
         assert!("Exchange2007".parse::<ExchangeVersion>().is_err());
     }
 }
