@@ -85,6 +85,16 @@ pub fn get_calendar(header: &RequestHeader, mailbox: &str) -> String {
     )
 }
 
+/// `GetFolder` for the calendar of the account that logs on.
+pub fn get_own_calendar(header: &RequestHeader) -> String {
+    envelope(
+        header,
+        "<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties>\
+         <t:FieldURI FieldURI=\"folder:PermissionSet\"/></t:AdditionalProperties></m:FolderShape>\
+         <m:FolderIds><t:DistinguishedFolderId Id=\"calendar\"/></m:FolderIds></m:GetFolder>",
+    )
+}
+
 /// A folder's id and change key, as read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FolderId {

@@ -1,0 +1,137 @@
+//! Grant or revoke on many mailboxes: read the calendar's permissions, change the grantee's
+//! entry alone, write the whole list back with the change key just read, and on a stale change
+//! key read again and retry. Runs `--concurrency` mailboxes at once; results keep input order.
+
+use common::{CommandError, ExitStatus};
+
+use crate::client::EwsClient;
+use crate::error::{self, EwsError, Who};
+use crate::outcome::{Action, MailboxOutcome};
+use crate::permissions::{self, Edit, Grantee, Level, unwritable_entries};
+
+/// How often a stale change key is answered by reading again.
+pub const MAX_CONFLICT_RETRIES: u32 = 5;
+
+/// What to do to each calendar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Give the grantee this level.
+    Grant(Level),
+    /// Remove the grantee's entry.
+    Revoke,
+}
+
+/// A grant or revoke, as asked.
+#[derive(Debug, Clone)]
+pub struct EditRequest {
+    /// Who.
+    pub grantee: Grantee,
+    /// What.
+    pub change: Change,
+    /// Read and report only.
+    pub dry_run: bool,
+    /// Update even when that drops entries Exchange cannot resolve.
+    pub drop_unknown_entries: bool,
+}
+
+fn outcome(mailbox: &str, request: &EditRequest, edit: Edit, dry_run: bool) -> MailboxOutcome {
+    let (action, before, after) = match edit {
+        Edit::Unchanged { level: None } => (Action::Absent, None, None),
+        Edit::Unchanged { level } => (Action::Unchanged, level, level),
+        Edit::Granted { level } => (
+            if dry_run {
+                Action::WouldGrant
+            } else {
+                Action::Granted
+            },
+            None,
+            Some(level),
+        ),
+        Edit::Updated { before, after } => (
+            if dry_run {
+                Action::WouldUpdate
+            } else {
+                Action::Updated
+            },
+            Some(before),
+            Some(after),
+        ),
+        Edit::Revoked { before } => (
+            if dry_run {
+                Action::WouldRevoke
+            } else {
+                Action::Revoked
+            },
+            Some(before),
+            None,
+        ),
+    };
+    MailboxOutcome {
+        mailbox: mailbox.to_owned(),
+        grantee: request.grantee.to_string(),
+        action,
+        level_before: before,
+        level_after: after,
+        error: None,
+    }
+}
+
+/// Applies the request to one mailbox's calendar.
+pub async fn edit_mailbox(
+    client: &EwsClient,
+    mailbox: &str,
+    request: &EditRequest,
+    who: Who<'_>,
+) -> Result<MailboxOutcome, CommandError> {
+    let explain = |e: &EwsError| error::explain(e, who).with_item(mailbox);
+    for attempt in 1..=MAX_CONFLICT_RETRIES {
+        let folder = client.calendar(mailbox).await.map_err(|e| explain(&e))?;
+        let mut set = folder
+            .permissions
+            .ok_or_else(|| explain(&EwsError::Incomplete("the permission set")))?;
+        let unwritable = unwritable_entries(&set);
+        let edit = match request.change {
+            Change::Grant(level) => permissions::grant(&mut set, &request.grantee, level),
+            Change::Revoke => permissions::revoke(&mut set, &request.grantee),
+        }
+        .map_err(|e| {
+            CommandError::usage(e.to_string())
+                .with_code("edit")
+                .with_item(mailbox)
+        })?;
+        if matches!(edit, Edit::Unchanged { .. }) {
+            return Ok(outcome(mailbox, request, edit, false));
+        }
+        if unwritable > 0 && !request.drop_unknown_entries {
+            return Err(CommandError::new(
+                ExitStatus::ItemsFailed,
+                format!("the calendar holds {unwritable} entr{} Exchange cannot resolve (deleted users?), which any update removes; nothing was changed", if unwritable == 1 { "y" } else { "ies" }),
+            )
+            .with_hint("add --drop-unknown-entries to update it all the same")
+            .with_code("unknown-entries")
+            .with_item(mailbox));
+        }
+        if request.dry_run {
+            return Ok(outcome(mailbox, request, edit, true));
+        }
+        match client.set_permissions(mailbox, &folder.id, &set).await {
+            Ok(_) => return Ok(outcome(mailbox, request, edit, false)),
+            // Someone changed the list between our read and our write: read it again.
+            Err(e)
+                if e.response_code() == Some("ErrorIrresolvableConflict")
+                    && attempt < MAX_CONFLICT_RETRIES =>
+            {
+                log::info!(
+                    "{mailbox}: the calendar changed since it was read (attempt {attempt}); reading it again"
+                );
+            }
+            Err(e) if e.response_code() == Some("ErrorIrresolvableConflict") => {
+                return Err(explain(&EwsError::KeptChanging { attempts: attempt }));
+            }
+            Err(e) => return Err(explain(&e)),
+        }
+    }
+    Err(explain(&EwsError::KeptChanging {
+        attempts: MAX_CONFLICT_RETRIES,
+    }))
+}

@@ -1,0 +1,204 @@
+//! The command line: shared options, Exchange options, and the subcommands.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, ValueEnum};
+use common::args::GlobalArgs;
+use common::config::{self, ParseOutcome};
+
+use crate::commands::Command;
+use crate::version::ExchangeVersion;
+
+/// Environment variable naming the profile.
+pub const PROFILE_ENV: &str = "EWS_TOOL_PROFILE";
+/// Environment variable naming the config file.
+pub const CONFIG_ENV: &str = "EWS_TOOL_CONFIG";
+/// Environment variable holding the password.
+pub const PASSWORD_ENV: &str = "EWS_TOOL_PASSWORD";
+/// Settings from the environment: `EWS_TOOL_URL` is --url.
+const ENVIRONMENT: [(&str, &str); 1] = [("EWS_TOOL_URL", "url")];
+
+const ABOUT: &str = "Grant, list and revoke calendar permissions on many mailboxes through Exchange Web Services, keeping everyone else's entries.";
+
+const AFTER_HELP: &str = "\
+Examples:
+  ad-tool mailboxes --base \"OU=Staff,DC=corp,DC=example\" \\
+    | ews-tool --url https://mail.corp.example/EWS/Exchange.asmx --user CORP\\\\svc-mytt --password-file svc.pw \\
+      grant --to mytt-service@corp.example --level Editor --mailboxes-file -
+  ews-tool list --mailbox anna@corp.example
+  ews-tool revoke --from mytt-service@corp.example --mailboxes-file staff.txt --dry-run
+
+Exit codes: 0 done, 1 some mailboxes failed, 2 usage or configuration, 3 cannot connect, 4 refused.";
+
+/// `ews-tool`'s command line.
+#[derive(Debug, Parser)]
+#[command(name = "ews-tool", version, about = ABOUT, after_help = AFTER_HELP, propagate_version = true)]
+pub struct Cli {
+    /// Options shared with ad-tool.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    /// Where Exchange is and how to talk to it.
+    #[command(flatten)]
+    pub server: ServerArgs,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How `--auth` logs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuthMethod {
+    /// The Negotiate scheme, carrying NTLM (Kerberos is not built in)
+    Negotiate,
+    /// NTLMv2 with the TLS channel binding (Extended Protection)
+    Ntlm,
+    /// HTTP Basic over TLS
+    Basic,
+}
+
+/// The Exchange server.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Exchange")]
+pub struct ServerArgs {
+    /// The EWS endpoint, https://HOST/EWS/Exchange.asmx; also from EWS_TOOL_URL
+    #[arg(long, global = true, value_name = "URL")]
+    pub url: Option<String>,
+
+    /// The request version to start with; stepped down when the server refuses it
+    #[arg(
+        long,
+        global = true,
+        value_name = "VERSION",
+        default_value = "Exchange2010_SP2"
+    )]
+    pub server_version: ExchangeVersion,
+
+    /// Open mailboxes with ExchangeImpersonation (ApplicationImpersonation role) instead of
+    /// delegate access (FullAccess)
+    #[arg(long, global = true)]
+    pub impersonate: bool,
+
+    /// How to log on
+    #[arg(long, global = true, value_enum, default_value_t = AuthMethod::Negotiate)]
+    pub auth: AuthMethod,
+
+    /// Seconds to wait for the server at each step
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub timeout: u64,
+}
+
+/// Which mailboxes.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Mailboxes")]
+pub struct MailboxArgs {
+    /// A mailbox by SMTP address; repeat for more
+    #[arg(long = "mailbox", value_name = "ADDRESS")]
+    pub mailboxes: Vec<String>,
+
+    /// Mailboxes from FILE (- for stdin): one address per line (# comments), or a CSV with a
+    /// mail or PrimarySmtpAddress column
+    #[arg(long, value_name = "FILE")]
+    pub mailboxes_file: Option<PathBuf>,
+}
+
+/// How a batch runs.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Batch")]
+pub struct BatchArgs {
+    /// Mailboxes worked on at once (authenticated connections to the server)
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
+
+    /// Read the calendars and report what would change; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Also write the outcomes to this CSV file
+    #[arg(long, value_name = "FILE.csv")]
+    pub report: Option<PathBuf>,
+
+    /// Update calendars even when that removes entries Exchange cannot resolve (deleted users)
+    #[arg(long)]
+    pub drop_unknown_entries: bool,
+}
+
+/// Parses the command line with the environment and the config profile applied.
+pub fn parse(args: Vec<OsString>) -> Result<Cli, ParseOutcome> {
+    config::parse_command_line(
+        args,
+        &config::Sources {
+            tool: "ews-tool",
+            config_env: CONFIG_ENV,
+            profile_env: PROFILE_ENV,
+            environment: &ENVIRONMENT,
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn levels_and_grantees_are_checked_when_parsing() {
+        assert!(
+            Cli::try_parse_from([
+                "ews-tool",
+                "grant",
+                "--to",
+                "svc@lab.example",
+                "--level",
+                "editor",
+                "--mailbox",
+                "a@lab.example"
+            ])
+            .is_ok()
+        );
+        assert!(
+            Cli::try_parse_from([
+                "ews-tool",
+                "grant",
+                "--to",
+                "svc@lab.example",
+                "--level",
+                "Custom",
+                "--mailbox",
+                "a@lab.example"
+            ])
+            .is_err()
+        );
+        assert!(
+            Cli::try_parse_from([
+                "ews-tool",
+                "grant",
+                "--to",
+                "svc",
+                "--level",
+                "Editor",
+                "--mailbox",
+                "a@lab.example"
+            ])
+            .is_err()
+        );
+        assert!(
+            Cli::try_parse_from([
+                "ews-tool",
+                "list",
+                "--password",
+                "x",
+                "--mailbox",
+                "a@lab.example"
+            ])
+            .is_err()
+        );
+    }
+}

@@ -1,0 +1,410 @@
+//! The EWS client: a bounded pool of authenticated connections, throttling that pauses every
+//! request for as long as the server asks, reconnection when a connection drops, and stepping
+//! down the request version when the server refuses it.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use common::tls::TlsOptions;
+use http::StatusCode;
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+use crate::error::EwsError;
+use crate::permissions::PermissionSet;
+use crate::request::{self, FolderId, RequestHeader};
+use crate::response::{self, CalendarFolder, Envelope, ResponseClass, ServerVersionInfo};
+use crate::transport::{Auth, Connection, Endpoint, TransportError};
+use crate::version::ExchangeVersion;
+
+/// How often a request is tried when the server is busy or a connection drops.
+const MAX_BUSY_RETRIES: u32 = 8;
+const MAX_RECONNECTS: u32 = 3;
+/// Back-off when the server does not say how long: 0.5 s, doubling, at most 30 s.
+const BACKOFF_START: Duration = Duration::from_millis(500);
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+/// What the client needs to know.
+#[derive(Debug, Clone)]
+pub struct ClientSettings {
+    /// The endpoint.
+    pub endpoint: Endpoint,
+    /// How to log on.
+    pub auth: Auth,
+    /// Trust settings.
+    pub tls: TlsOptions,
+    /// Longest wait for any one step.
+    pub timeout: Duration,
+    /// Connections open at once (and so requests in flight).
+    pub connections: usize,
+    /// The request version to start with.
+    pub version: ExchangeVersion,
+    /// Impersonate each mailbox instead of delegate access.
+    pub impersonate: bool,
+}
+
+/// Counts of what happened, for the summary.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Requests sent (not counting authentication legs).
+    pub requests: AtomicU64,
+    /// Connections opened.
+    pub connections: AtomicU64,
+    /// Times the server said it was busy.
+    pub busy: AtomicU64,
+    /// Connections that broke and were replaced.
+    pub reconnects: AtomicU64,
+}
+
+/// The client. Shared by all concurrent work through `&`.
+pub struct EwsClient {
+    settings: ClientSettings,
+    idle: Mutex<Vec<Connection>>,
+    slots: Semaphore,
+    version: Mutex<ExchangeVersion>,
+    paused_until: Mutex<Option<Instant>>,
+    server: Mutex<Option<ServerVersionInfo>>,
+    /// What happened.
+    pub counters: Counters,
+}
+
+impl std::fmt::Debug for EwsClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EwsClient")
+            .field("endpoint", &self.settings.endpoint.url())
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl EwsClient {
+    /// A client; connections open on first use.
+    pub fn new(settings: ClientSettings) -> Self {
+        let connections = settings.connections.max(1);
+        let version = settings.version;
+        Self {
+            settings,
+            idle: Mutex::new(Vec::new()),
+            slots: Semaphore::new(connections),
+            version: Mutex::new(version),
+            paused_until: Mutex::new(None),
+            server: Mutex::new(None),
+            counters: Counters::default(),
+        }
+    }
+
+    /// The server's version, once a response told it.
+    pub fn server_version(&self) -> Option<ServerVersionInfo> {
+        lock(&self.server).clone()
+    }
+
+    /// The request version in use.
+    pub fn request_version(&self) -> ExchangeVersion {
+        *lock(&self.version)
+    }
+
+    /// The endpoint.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.settings.endpoint
+    }
+
+    async fn connection(&self) -> Result<(SemaphorePermit<'_>, Connection), EwsError> {
+        let permit = self
+            .slots
+            .acquire()
+            .await
+            .map_err(|_| EwsError::Incomplete("a connection slot"))?;
+        loop {
+            let Some(connection) = lock(&self.idle).pop() else {
+                break;
+            };
+            if connection.is_open() {
+                return Ok((permit, connection));
+            }
+        }
+        let connection = Connection::open(
+            &self.settings.endpoint,
+            &self.settings.tls,
+            self.settings.timeout,
+        )
+        .await?;
+        self.counters.connections.fetch_add(1, Ordering::Relaxed);
+        Ok((permit, connection))
+    }
+
+    fn give_back(&self, connection: Connection) {
+        if connection.is_open() {
+            lock(&self.idle).push(connection);
+        }
+    }
+
+    /// Holds every request back for `wait` (the server's BackOffMilliseconds): throttling is
+    /// per account, so one busy answer speaks for all connections.
+    fn pause(&self, wait: Duration) {
+        let until = Instant::now() + wait;
+        let mut paused = lock(&self.paused_until);
+        if paused.is_none_or(|current| current < until) {
+            log::info!(
+                "the server is busy: pausing all requests for {} ms",
+                wait.as_millis()
+            );
+            *paused = Some(until);
+        }
+    }
+
+    async fn wait_if_paused(&self) {
+        let until = *lock(&self.paused_until);
+        if let Some(until) = until {
+            tokio::time::sleep_until(until.into()).await;
+        }
+    }
+
+    fn backoff(attempt: u32) -> Duration {
+        let base = BACKOFF_START
+            .saturating_mul(1u32 << attempt.min(10))
+            .min(BACKOFF_MAX);
+        let mut jitter = [0u8; 2];
+        let _ = getrandom::fill(&mut jitter);
+        base + Duration::from_millis(u64::from(u16::from_le_bytes(jitter) % 250))
+    }
+
+    /// Steps the request version down after the server refused `refused`; false when there
+    /// is nothing older to try.
+    fn step_down(&self, refused: ExchangeVersion) -> bool {
+        let mut version = lock(&self.version);
+        if *version != refused {
+            return true; // another request already stepped
+        }
+        match refused.step_down() {
+            Some(older) => {
+                log::info!("the server refuses {refused}; trying {older}");
+                *version = older;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Sends one SOAP request for `mailbox` and returns the parsed envelope, retrying through
+    /// busy answers, dropped connections and version refusals.
+    async fn call(
+        &self,
+        mailbox: Option<&str>,
+        build: impl Fn(&RequestHeader) -> String,
+    ) -> Result<Envelope, EwsError> {
+        let label = mailbox.unwrap_or("the account's own mailbox");
+        let (mut busy, mut reconnects) = (0u32, 0u32);
+        loop {
+            self.wait_if_paused().await;
+            let version = self.request_version();
+            let header = RequestHeader {
+                version,
+                impersonate: mailbox
+                    .filter(|_| self.settings.impersonate)
+                    .map(str::to_owned),
+            };
+            let soap = build(&header);
+            log::debug!("request for {label}: {soap}");
+            let (permit, mut connection) = self.connection().await?;
+            self.counters.requests.fetch_add(1, Ordering::Relaxed);
+            let result = connection
+                .post(
+                    &self.settings.endpoint,
+                    &self.settings.auth,
+                    &soap,
+                    mailbox,
+                    self.settings.timeout,
+                )
+                .await;
+            drop(permit);
+            let response = match result {
+                Ok(response) => {
+                    self.give_back(connection);
+                    response
+                }
+                Err(TransportError::ConnectionLost { address, reason })
+                    if reconnects < MAX_RECONNECTS =>
+                {
+                    reconnects += 1;
+                    self.counters.reconnects.fetch_add(1, Ordering::Relaxed);
+                    log::info!(
+                        "the connection to {address} broke ({reason}); retrying on a new one"
+                    );
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            log::debug!(
+                "response for {label}: HTTP {} {}",
+                response.status.as_u16(),
+                String::from_utf8_lossy(&response.body)
+            );
+            let address = self.settings.endpoint.url();
+            match response.status {
+                StatusCode::OK => {
+                    let envelope = response::parse(&response.body)?;
+                    if let Some(info) = &envelope.server_version {
+                        *lock(&self.server) = Some(info.clone());
+                    }
+                    // A busy answer can come as a message, or wrapped in ErrorInternalServerError.
+                    let busy_message = envelope.messages.iter().find(|m| {
+                        m.class == ResponseClass::Error
+                            && (m.code.as_deref() == Some("ErrorServerBusy")
+                                || (m.code.as_deref() == Some("ErrorInternalServerError")
+                                    && m.back_off_ms.is_some()))
+                    });
+                    if let Some(message) = busy_message {
+                        busy += 1;
+                        self.counters.busy.fetch_add(1, Ordering::Relaxed);
+                        if busy > MAX_BUSY_RETRIES {
+                            return Err(EwsError::Busy { attempts: busy });
+                        }
+                        self.pause(
+                            message
+                                .back_off_ms
+                                .map_or_else(|| Self::backoff(busy), Duration::from_millis),
+                        );
+                        continue;
+                    }
+                    return Ok(envelope);
+                }
+                StatusCode::INTERNAL_SERVER_ERROR => {
+                    let envelope = response::parse(&response.body).map_err(|_| EwsError::Http {
+                        address: address.clone(),
+                        status: 500,
+                    })?;
+                    if let Some(info) = &envelope.server_version {
+                        *lock(&self.server) = Some(info.clone());
+                    }
+                    let Some(fault) = envelope.fault else {
+                        return Err(EwsError::Http {
+                            address,
+                            status: 500,
+                        });
+                    };
+                    match fault.response_code.as_deref() {
+                        Some("ErrorServerBusy") => {
+                            busy += 1;
+                            self.counters.busy.fetch_add(1, Ordering::Relaxed);
+                            if busy > MAX_BUSY_RETRIES {
+                                return Err(EwsError::Busy { attempts: busy });
+                            }
+                            self.pause(
+                                fault
+                                    .back_off_ms
+                                    .map_or_else(|| Self::backoff(busy), Duration::from_millis),
+                            );
+                        }
+                        // Exchange 2019 refuses a version it does not know with ErrorInvalidRequest.
+                        Some("ErrorInvalidServerVersion" | "ErrorInvalidRequest")
+                            if version > ExchangeVersion::Exchange2010Sp2
+                                || fault.response_code.as_deref()
+                                    == Some("ErrorInvalidServerVersion") =>
+                        {
+                            if !self.step_down(version) {
+                                return Err(EwsError::NoVersion {
+                                    tried: version.name(),
+                                });
+                            }
+                        }
+                        _ => return Err(EwsError::Fault { fault }),
+                    }
+                }
+                StatusCode::SERVICE_UNAVAILABLE => {
+                    busy += 1;
+                    self.counters.busy.fetch_add(1, Ordering::Relaxed);
+                    if busy > MAX_BUSY_RETRIES {
+                        return Err(EwsError::Http {
+                            address,
+                            status: 503,
+                        });
+                    }
+                    let retry_after = response
+                        .headers
+                        .get(http::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<u64>().ok())
+                        .map(Duration::from_secs);
+                    self.pause(retry_after.unwrap_or_else(|| Self::backoff(busy)));
+                }
+                status => {
+                    return Err(EwsError::Http {
+                        address,
+                        status: status.as_u16(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// The calendar folder of `mailbox`, with its permissions.
+    pub async fn calendar(&self, mailbox: &str) -> Result<CalendarFolder, EwsError> {
+        let envelope = self
+            .call(Some(mailbox), |header| {
+                request::get_calendar(header, mailbox)
+            })
+            .await?;
+        let message = first_message(envelope, mailbox)?;
+        message
+            .folder
+            .ok_or(EwsError::Incomplete("the calendar folder"))
+    }
+
+    /// The calendar of the account that logs on (for `check`: any EWS answer, even "no such
+    /// mailbox" for an account without one, proves the logon and tells the server version).
+    pub async fn own_calendar(&self) -> Result<Result<CalendarFolder, EwsError>, EwsError> {
+        let envelope = self.call(None, request::get_own_calendar).await?;
+        Ok(first_message(envelope, "the account's own mailbox")
+            .and_then(|m| m.folder.ok_or(EwsError::Incomplete("the calendar folder"))))
+    }
+
+    /// Replaces the permission list of the calendar `folder` of `mailbox`; returns the folder's
+    /// new id and change key.
+    pub async fn set_permissions(
+        &self,
+        mailbox: &str,
+        folder: &FolderId,
+        set: &PermissionSet,
+    ) -> Result<FolderId, EwsError> {
+        let envelope = self
+            .call(Some(mailbox), |header| {
+                request::set_calendar_permissions(header, folder, set)
+            })
+            .await?;
+        let message = first_message(envelope, mailbox)?;
+        Ok(message.folder.map_or_else(|| folder.clone(), |f| f.id))
+    }
+}
+
+fn first_message(envelope: Envelope, mailbox: &str) -> Result<response::ResponseMessage, EwsError> {
+    let message = envelope
+        .messages
+        .into_iter()
+        .next()
+        .ok_or(EwsError::Incomplete("a response message"))?;
+    if message.class == ResponseClass::Error {
+        return Err(EwsError::Exchange {
+            mailbox: mailbox.to_owned(),
+            code: message.code.unwrap_or_else(|| "an unnamed error".into()),
+            text: message.text.unwrap_or_default(),
+        });
+    }
+    Ok(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let first = EwsClient::backoff(1);
+        assert!(first >= Duration::from_millis(1000) && first < Duration::from_millis(1250));
+        assert!(EwsClient::backoff(20) <= BACKOFF_MAX + Duration::from_millis(250));
+    }
+}

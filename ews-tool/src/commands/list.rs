@@ -1,0 +1,182 @@
+//! `ews-tool list`: each calendar's permission entries.
+
+use std::io::{self, Write};
+
+use clap::Args;
+use common::output::{Shape, Table};
+use common::{CommandError, ExitStatus};
+use futures::StreamExt;
+use serde::Serialize;
+
+use crate::cli::MailboxArgs;
+use crate::context::{Context, output_error};
+use crate::error::{self, Who};
+use crate::mailboxes;
+use crate::outcome::ErrorRecord;
+use crate::permissions::{CalendarPermission, Level, Rights};
+
+/// Options of `list`.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = "Example:\n  ews-tool list --mailbox anna@corp.example -o json")]
+pub struct ListArgs {
+    /// Which mailboxes.
+    #[command(flatten)]
+    pub mailboxes: MailboxArgs,
+
+    /// Mailboxes read at once
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
+}
+
+/// One entry as listed.
+#[derive(Debug, Clone, Serialize)]
+pub struct EntryRecord {
+    /// Default, Anonymous, the address or the SID.
+    pub user: String,
+    /// `SID`.
+    pub sid: Option<String>,
+    /// `DisplayName`.
+    pub display_name: Option<String>,
+    /// The level.
+    pub level: Level,
+    /// The individual rights, for Custom entries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rights: Option<Rights>,
+}
+
+impl From<&CalendarPermission> for EntryRecord {
+    fn from(entry: &CalendarPermission) -> Self {
+        EntryRecord {
+            user: entry.user.label(),
+            sid: entry.user.sid.clone(),
+            display_name: entry.user.display_name.clone(),
+            level: entry.level,
+            rights: (entry.level == Level::Custom).then_some(entry.rights),
+        }
+    }
+}
+
+/// One calendar as listed.
+#[derive(Debug, Clone, Serialize)]
+pub struct CalendarRecord {
+    /// The mailbox.
+    pub mailbox: String,
+    /// Its entries, in the server's order.
+    pub entries: Vec<EntryRecord>,
+    /// Entries whose user Exchange cannot resolve.
+    pub unknown_entries: Vec<String>,
+    /// What went wrong.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorRecord>,
+}
+
+impl CalendarRecord {
+    fn write_human(&self, out: &mut impl Write) -> io::Result<()> {
+        writeln!(out, "{}", self.mailbox)?;
+        if let Some(error) = &self.error {
+            return writeln!(out, "  error: {}", error.message);
+        }
+        let mut table = Table::new(["  USER", "LEVEL", "NAME"]);
+        for entry in &self.entries {
+            let level = match &entry.rights {
+                Some(rights) => format!(
+                    "Custom {}",
+                    serde_json::to_string(rights).unwrap_or_default()
+                ),
+                None => entry.level.to_string(),
+            };
+            table.row([
+                format!("  {}", entry.user),
+                level,
+                entry.display_name.clone().unwrap_or_default(),
+            ]);
+        }
+        for unknown in &self.unknown_entries {
+            table.row([
+                format!("  {unknown}"),
+                "(unresolved)".to_owned(),
+                String::new(),
+            ]);
+        }
+        write!(out, "{}", table.render())
+    }
+}
+
+/// Runs `list`.
+pub async fn run(args: ListArgs, ctx: &Context) -> Result<ExitStatus, CommandError> {
+    ctx.check_stdin(args.mailboxes.mailboxes_file.as_deref())?;
+    let entries = mailboxes::collect(
+        &args.mailboxes.mailboxes,
+        args.mailboxes.mailboxes_file.as_deref(),
+    )?;
+    let single = entries.len() == 1;
+    let concurrency = usize::from(args.concurrency).min(entries.len()).max(1);
+    let client = ctx.client(concurrency)?;
+    let user = ctx.global.user.clone().unwrap_or_default();
+    let who = Who {
+        user: &user,
+        grantee: None,
+    };
+    let mut results = futures::stream::iter(entries)
+        .map(|entry| {
+            let client = &client;
+            async move {
+                let result = match &entry.problem {
+                    Some(problem) => {
+                        Err(CommandError::usage(problem.clone()).with_code("mailboxes"))
+                    }
+                    None => client
+                        .calendar(&entry.address)
+                        .await
+                        .map_err(|e| error::explain(&e, who)),
+                };
+                (entry.address, result)
+            }
+        })
+        .buffered(concurrency);
+    let mut output = ctx.output(Shape::Many);
+    let mut failures = Vec::new();
+    while let Some((mailbox, result)) = results.next().await {
+        let record = match result {
+            Ok(folder) => {
+                let set = folder.permissions.unwrap_or_default();
+                CalendarRecord {
+                    mailbox,
+                    entries: set.entries.iter().map(EntryRecord::from).collect(),
+                    unknown_entries: set.unknown_entries,
+                    error: None,
+                }
+            }
+            Err(error) => {
+                let error = error.with_item(mailbox.clone());
+                if !single {
+                    error.report("ews-tool", ctx.verbose());
+                }
+                let record = CalendarRecord {
+                    mailbox,
+                    entries: Vec::new(),
+                    unknown_entries: Vec::new(),
+                    error: Some(ErrorRecord {
+                        code: error.code,
+                        message: error.summary(),
+                    }),
+                };
+                failures.push(error);
+                if single && output.format() == common::output::OutputFormat::Human {
+                    continue;
+                }
+                record
+            }
+        };
+        output
+            .record(&record, |w| record.write_human(w))
+            .map_err(output_error)?;
+    }
+    drop(results);
+    output.finish().map_err(output_error)?;
+    match (single, failures.pop()) {
+        (true, Some(error)) => Err(error),
+        (false, Some(_)) => Ok(ExitStatus::ItemsFailed),
+        (_, None) => Ok(ExitStatus::Success),
+    }
+}

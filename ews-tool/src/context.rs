@@ -1,0 +1,107 @@
+//! What every command gets: the shared options and a way to an EWS client.
+
+use std::time::Duration;
+
+use common::args::GlobalArgs;
+use common::output::{Output, Shape};
+use common::secret::read_secret;
+use common::{CommandError, ExitStatus};
+
+use crate::cli::{AuthMethod, PASSWORD_ENV, ServerArgs};
+use crate::client::{ClientSettings, EwsClient};
+use crate::transport::{Auth, Endpoint};
+
+/// The shared options of one run.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// Options shared with ad-tool.
+    pub global: GlobalArgs,
+    /// The server.
+    pub server: ServerArgs,
+}
+
+impl Context {
+    /// A client with up to `connections` authenticated connections.
+    pub fn client(&self, connections: usize) -> Result<EwsClient, CommandError> {
+        let url = self.server.url.as_deref().ok_or_else(|| {
+            CommandError::usage("no EWS URL given").with_hint("pass --url https://HOST/EWS/Exchange.asmx (or set EWS_TOOL_URL, or url in a config profile)").with_code("config")
+        })?;
+        let endpoint = Endpoint::from_url(url)
+            .map_err(|e| CommandError::usage(e.to_string()).with_code("config"))?;
+        let user = self.global.user.clone().ok_or_else(|| {
+            CommandError::usage("no --user given: who logs on to Exchange?")
+                .with_hint("pass --user CORP\\name or name@corp.example")
+                .with_code("config")
+        })?;
+        let what = format!("password for {user}");
+        let request = self.global.operator_password_request(
+            &what,
+            PASSWORD_ENV,
+            "--password-file FILE, --password-stdin or EWS_TOOL_PASSWORD",
+        );
+        let password = read_secret(&request)
+            .map_err(|e| CommandError::usage(e.to_string()).with_code("password"))?;
+        let auth = match self.server.auth {
+            AuthMethod::Negotiate => Auth::Ntlm {
+                user,
+                password,
+                negotiate: true,
+            },
+            AuthMethod::Ntlm => Auth::Ntlm {
+                user,
+                password,
+                negotiate: false,
+            },
+            AuthMethod::Basic => Auth::Basic { user, password },
+        };
+        let tls = self.global.tls_options();
+        tls.warn_if_insecure("ews-tool");
+        Ok(EwsClient::new(ClientSettings {
+            endpoint,
+            auth,
+            tls,
+            timeout: Duration::from_secs(self.server.timeout),
+            connections,
+            version: self.server.server_version,
+            impersonate: self.server.impersonate,
+        }))
+    }
+
+    /// Output on stdout in the chosen format.
+    pub fn output(&self, shape: Shape) -> Output {
+        Output::stdout(self.global.output, shape)
+    }
+
+    /// Whether `-v` was given.
+    pub fn verbose(&self) -> bool {
+        self.global.verbose > 0
+    }
+
+    /// Refuses to read both the password and the mailbox list from stdin.
+    pub fn check_stdin(
+        &self,
+        mailboxes_file: Option<&std::path::Path>,
+    ) -> Result<(), CommandError> {
+        if self.global.password_stdin && mailboxes_file == Some(std::path::Path::new("-")) {
+            return Err(CommandError::usage(
+                "--password-stdin and --mailboxes-file - both want stdin",
+            )
+            .with_hint("read the password from --password-file or EWS_TOOL_PASSWORD")
+            .with_code("config"));
+        }
+        Ok(())
+    }
+}
+
+/// Output errors end the run; a closed pipe is no failure.
+#[allow(clippy::needless_pass_by_value)] // used as `map_err(output_error)`
+pub fn output_error(error: std::io::Error) -> CommandError {
+    if common::output::is_broken_pipe(&error) {
+        CommandError::new(ExitStatus::Success, "output closed").with_code("broken-pipe")
+    } else {
+        CommandError::new(
+            ExitStatus::ItemsFailed,
+            format!("cannot write the output: {error}"),
+        )
+    }
+}

@@ -1,0 +1,288 @@
+//! What can go wrong talking to Exchange, and the one place those errors become the line the
+//! operator reads: what failed, the cause in admin words, what to do, and the exit code.
+
+use common::{CommandError, ExitStatus};
+
+use crate::response::{ParseError, SoapFault};
+use crate::transport::TransportError;
+
+/// A failed EWS call.
+#[derive(Debug, thiserror::Error)]
+pub enum EwsError {
+    /// No HTTP answer, or authentication failed.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// An HTTP status that is not a SOAP answer.
+    #[error("{address} answered HTTP {status}")]
+    Http {
+        /// Where.
+        address: String,
+        /// The status.
+        status: u16,
+    },
+    /// A SOAP fault.
+    #[error("the server answered with a fault: {}", fault.response_code.clone().or_else(|| fault.fault_string.clone()).unwrap_or_default())]
+    Fault {
+        /// The fault.
+        fault: SoapFault,
+    },
+    /// An error response message for one mailbox.
+    #[error("{code}: {text}")]
+    Exchange {
+        /// The mailbox.
+        mailbox: String,
+        /// `ResponseCode`.
+        code: String,
+        /// `MessageText`.
+        text: String,
+    },
+    /// The answer was not a readable envelope.
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    /// The server kept saying it is busy.
+    #[error("the server stayed busy after {attempts} tries")]
+    Busy {
+        /// How often it was tried.
+        attempts: u32,
+    },
+    /// The server refused every request version down to the oldest this tool speaks.
+    #[error("the server refused the request version {tried}")]
+    NoVersion {
+        /// The last one tried.
+        tried: &'static str,
+    },
+    /// The calendar kept changing between reading and writing.
+    #[error("the calendar changed under every attempt to update it ({attempts} tries)")]
+    KeptChanging {
+        /// How often it was tried.
+        attempts: u32,
+    },
+    /// The answer lacked what was asked for.
+    #[error("the server's answer lacks {0}")]
+    Incomplete(&'static str),
+}
+
+impl EwsError {
+    /// The `ResponseCode` of an error message or fault, if that is what it is.
+    pub fn response_code(&self) -> Option<&str> {
+        match self {
+            EwsError::Exchange { code, .. } => Some(code),
+            EwsError::Fault { fault } => fault.response_code.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// The context an explanation may name.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Who<'a> {
+    /// Who logs on.
+    pub user: &'a str,
+    /// The grantee, for grant and revoke.
+    pub grantee: Option<&'a str>,
+}
+
+/// Explains an EWS error for the operator.
+pub fn explain(error: &EwsError, who: Who<'_>) -> CommandError {
+    match error {
+        EwsError::Transport(e) => explain_transport(e),
+        EwsError::Http { address, status } => match status {
+            403 => CommandError::new(ExitStatus::Denied, format!("{address} forbids EWS to {} (HTTP 403)", who.user))
+                .with_hint("EWS may be disabled for the account or the organisation (Set-CASMailbox -EwsEnabled, EwsApplicationAccessPolicy)")
+                .with_code("forbidden"),
+            404 => CommandError::usage(format!("{address} has no EWS at this path (HTTP 404)")).with_hint("check --url: https://HOST/EWS/Exchange.asmx").with_code("not-found"),
+            503 => CommandError::new(ExitStatus::Connect, format!("{address} is unavailable (HTTP 503) and stayed so")).with_hint("try again later").with_code("unavailable"),
+            _ => CommandError::new(ExitStatus::ItemsFailed, format!("{address} answered HTTP {status}")).with_code("http"),
+        },
+        EwsError::Fault { fault } => {
+            let code = fault.response_code.as_deref().unwrap_or("a SOAP fault");
+            let text = fault.message.clone().or_else(|| fault.fault_string.clone()).unwrap_or_default();
+            CommandError::new(ExitStatus::ItemsFailed, format!("the server refused the request ({code})")).with_detail(text).with_code("fault")
+        }
+        EwsError::Exchange { mailbox, code, text } => explain_code(mailbox, code, text, who).with_detail(text.clone()),
+        EwsError::Parse(e) => CommandError::new(ExitStatus::ItemsFailed, e.to_string()).with_hint("is --url an EWS endpoint?").with_code("parse"),
+        EwsError::Busy { attempts } => CommandError::new(ExitStatus::ItemsFailed, format!("the server stayed busy (throttled) after {attempts} tries"))
+            .with_hint("lower --concurrency, or raise the account's EWS throttling limits")
+            .with_code("busy"),
+        EwsError::NoVersion { tried } => CommandError::new(ExitStatus::Connect, format!("the server refuses the request version {tried}, the oldest this tool speaks"))
+            .with_hint("this tool needs Exchange 2010 SP2 or later")
+            .with_code("version"),
+        EwsError::KeptChanging { attempts } => CommandError::new(ExitStatus::ItemsFailed, format!("the calendar's permissions changed under each of {attempts} attempts to update them"))
+            .with_hint("someone else is editing them; run again")
+            .with_code("conflict"),
+        EwsError::Incomplete(what) => CommandError::new(ExitStatus::ItemsFailed, format!("the server's answer lacks {what}")).with_code("incomplete"),
+    }
+}
+
+fn explain_code(mailbox: &str, code: &str, text: &str, who: Who<'_>) -> CommandError {
+    let grantee = who.grantee.unwrap_or("the grantee");
+    let (status, message, hint, short) = match code {
+        "ErrorNonExistentMailbox" => (
+            ExitStatus::ItemsFailed,
+            format!("there is no mailbox {mailbox}"),
+            "check the address: it must be the mailbox's SMTP address",
+            "no-mailbox",
+        ),
+        "ErrorAccessDenied" => (
+            ExitStatus::Denied,
+            format!(
+                "{} may not open the calendar of {mailbox} (no FullAccess)",
+                who.user
+            ),
+            "give the account FullAccess on the mailbox (Add-MailboxPermission), or use --impersonate with the ApplicationImpersonation role",
+            "access-denied",
+        ),
+        "ErrorImpersonateUserDenied" => (
+            ExitStatus::Denied,
+            format!("{} may not impersonate {mailbox}", who.user),
+            "assign the ApplicationImpersonation role to the account (New-ManagementRoleAssignment), or drop --impersonate for delegate access",
+            "impersonation-denied",
+        ),
+        "ErrorInvalidUserInfo" => (
+            ExitStatus::ItemsFailed,
+            format!("Exchange does not know the grantee {grantee}"),
+            "give the primary SMTP address of a mail-enabled user or group",
+            "unknown-grantee",
+        ),
+        "ErrorDuplicateUserIdsSpecified" => (
+            ExitStatus::ItemsFailed,
+            format!("the calendar of {mailbox} would hold two entries for one user"),
+            "two entries name the same person (by SID and by address): remove one with Remove-MailboxFolderPermission",
+            "duplicate-entries",
+        ),
+        "ErrorInvalidPermissionSettings" => (
+            ExitStatus::ItemsFailed,
+            format!("Exchange refused the permission list of {mailbox}"),
+            "see the server's text with -v",
+            "invalid-permissions",
+        ),
+        "ErrorMailboxMoveInProgress" | "ErrorMailboxStoreUnavailable" => (
+            ExitStatus::ItemsFailed,
+            format!("the mailbox {mailbox} is not available right now ({code})"),
+            "try again later",
+            "mailbox-unavailable",
+        ),
+        "ErrorFolderNotFound" => (
+            ExitStatus::ItemsFailed,
+            format!("the mailbox {mailbox} has no calendar"),
+            "the mailbox may not be initialised yet: log on to it once",
+            "no-calendar",
+        ),
+        _ => {
+            return CommandError::new(
+                ExitStatus::ItemsFailed,
+                format!(
+                    "Exchange refused it for {mailbox}: {code}{}",
+                    if text.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({text})")
+                    }
+                ),
+            )
+            .with_code("exchange");
+        }
+    };
+    CommandError::new(status, message)
+        .with_hint(hint)
+        .with_code(short)
+}
+
+fn explain_transport(error: &TransportError) -> CommandError {
+    match error {
+        TransportError::Resolve { host, reason } => {
+            CommandError::new(ExitStatus::Connect, format!("cannot resolve the name {host} ({reason})")).with_hint("check --url and this machine's DNS").with_code("resolve")
+        }
+        TransportError::Connect { address, source } => {
+            CommandError::new(ExitStatus::Connect, format!("cannot connect to {address} ({source})")).with_hint("check --url and that HTTPS is reachable from here").with_code("connect")
+        }
+        TransportError::Timeout { address, seconds } => CommandError::new(ExitStatus::Connect, format!("{address} did not answer within {seconds} s"))
+            .with_hint("check the network path, or raise --timeout")
+            .with_code("timeout"),
+        TransportError::Tls { address, problem, reason } => {
+            let message = match problem {
+                Some(p) => format!("TLS with {address} failed: {}", p.describe()),
+                None => format!("TLS with {address} failed ({reason})"),
+            };
+            let error = CommandError::new(ExitStatus::Connect, message).with_code("tls").with_detail(reason.clone());
+            match problem.as_ref().and_then(common::tls::TlsProblem::hint) {
+                Some(hint) => error.with_hint(hint),
+                None => error,
+            }
+        }
+        TransportError::TlsSetup(e) => CommandError::usage(e.to_string()).with_code("tls-setup"),
+        TransportError::ConnectionLost { address, reason } => CommandError::new(ExitStatus::Connect, format!("the connection to {address} broke ({reason})")).with_code("connection"),
+        TransportError::SchemeNotOffered { address, scheme, offered } => {
+            CommandError::new(ExitStatus::Denied, format!("{address} does not offer {scheme} authentication (it offers {offered})"))
+                .with_hint("choose another --auth")
+                .with_code("auth-scheme")
+        }
+        TransportError::Refused { address, user, scheme } => CommandError::new(ExitStatus::Denied, format!("{address} refused the logon of {user} ({scheme})"))
+            .with_hint("check --user (DOMAIN\\name or UPN) and the password; a TLS-inspecting proxy also breaks Extended Protection")
+            .with_code("auth"),
+        TransportError::TooLarge { address } => CommandError::new(ExitStatus::ItemsFailed, format!("the answer from {address} is too large")).with_code("too-large"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mailbox_errors_are_one_line_with_a_hint_and_their_status() {
+        let who = Who {
+            user: "svc@lab.example",
+            grantee: Some("team@lab.example"),
+        };
+        let error = |code: &str| {
+            explain(
+                &EwsError::Exchange {
+                    mailbox: "anna@lab.example".into(),
+                    code: code.into(),
+                    text: "text".into(),
+                },
+                who,
+            )
+        };
+        assert_eq!(error("ErrorAccessDenied").status, ExitStatus::Denied);
+        assert!(
+            error("ErrorAccessDenied")
+                .to_string()
+                .contains("FullAccess")
+        );
+        assert_eq!(
+            error("ErrorImpersonateUserDenied").code,
+            "impersonation-denied"
+        );
+        assert_eq!(
+            error("ErrorNonExistentMailbox").to_string(),
+            "there is no mailbox anna@lab.example; check the address: it must be the mailbox's SMTP address"
+        );
+        assert!(
+            error("ErrorInvalidUserInfo")
+                .to_string()
+                .contains("team@lab.example")
+        );
+        assert_eq!(error("ErrorSomethingNew").code, "exchange");
+        for code in [
+            "ErrorAccessDenied",
+            "ErrorInvalidPermissionSettings",
+            "ErrorSomethingNew",
+        ] {
+            assert!(!error(code).to_string().contains('\n'));
+        }
+    }
+
+    #[test]
+    fn http_statuses() {
+        let e = explain(
+            &EwsError::Http {
+                address: "mail:443".into(),
+                status: 403,
+            },
+            Who::default(),
+        );
+        assert_eq!(e.status, ExitStatus::Denied);
+        assert!(e.hint.unwrap().contains("EwsEnabled"));
+    }
+}
