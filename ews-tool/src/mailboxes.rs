@@ -59,7 +59,11 @@ pub fn parse(text: &str, source: &str) -> Result<Vec<MailboxEntry>, CommandError
         } else {
             b','
         };
-        let data: String = lines.iter().map(|(_, l)| format!("{l}\n")).collect();
+        let mut data = String::new();
+        for (_, line) in &lines {
+            data.push_str(line);
+            data.push('\n');
+        }
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(delimiter)
             .flexible(true)

@@ -10,4 +10,5 @@ mod ad_kerberos;
 mod ad_mailboxes;
 mod config_profiles;
 mod descriptors;
+mod ews_permissions;
 mod support;

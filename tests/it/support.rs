@@ -160,3 +160,65 @@ pub fn forward_to(target: std::net::SocketAddr) -> std::net::SocketAddr {
     });
     local
 }
+
+/// The mailbox the service account has no FullAccess on (in the shared simulator).
+pub const NO_ACCESS_MAILBOX: &str = "xander.prins@lab.example";
+
+/// FullAccess for `account` on every seeded mailbox but [`NO_ACCESS_MAILBOX`].
+pub fn full_access_for(account: &str) -> serde_json::Value {
+    let mut map = serde_json::Map::new();
+    for person in &dc().people {
+        if !person.mail.is_empty() && person.mail != NO_ACCESS_MAILBOX {
+            map.insert(person.mail.clone(), serde_json::json!([account]));
+        }
+    }
+    serde_json::json!({ "full_access": map, "impersonation": ["helpdesk"] })
+}
+
+/// A simulator of its own (for tests that change settings or inject faults).
+pub fn exchange_with(settings: &serde_json::Value) -> lab::fake_ews::FakeEws {
+    let fake = lab::fake_ews::FakeEws::start(dc(), settings).unwrap_or_else(|e| panic!("{e}"));
+    fake.set_access(&full_access_for(lab::seed::operators::CALENDAR_SERVICE));
+    fake
+}
+
+/// The shared simulator: Exchange 2016 with Extended Protection.
+pub fn exchange() -> &'static lab::fake_ews::FakeEws {
+    static EXCHANGE: OnceLock<lab::fake_ews::FakeEws> = OnceLock::new();
+    EXCHANGE.get_or_init(|| exchange_with(&serde_json::json!({})))
+}
+
+/// `ews-tool` logged on as the calendar service account to `fake`.
+pub fn ews_to(fake: &lab::fake_ews::FakeEws) -> Tool {
+    let dc = dc();
+    Tool::new("ews-tool")
+        .args(["--url", &fake.url, "--user", "LAB\\svc-calendar"])
+        .args([
+            "--ca-file".into(),
+            dc.pki.ca_file.clone().into_os_string(),
+            "--password-file".into(),
+            dc.user_password_file.clone().into_os_string(),
+        ])
+}
+
+/// `ews-tool` to the shared simulator.
+pub fn ews() -> Tool {
+    ews_to(exchange())
+}
+
+/// A calendar's entries as (user, level), from the simulator's own state.
+pub fn entries(fake: &lab::fake_ews::FakeEws, mailbox: &str) -> Vec<(String, String)> {
+    fake.calendar(mailbox)["entries"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|e| {
+                    (
+                        e["user"].as_str().unwrap_or("").to_owned(),
+                        e["level"].as_str().unwrap_or("").to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}

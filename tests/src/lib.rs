@@ -6,6 +6,8 @@
 //! - [`tools`]: running the workspace's binaries as an administrator would.
 
 pub mod certs;
+pub mod exchange;
+pub mod fake_ews;
 pub mod ldap_proxy;
 pub mod samba;
 pub mod seed;

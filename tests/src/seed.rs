@@ -20,6 +20,8 @@ pub const DOMAIN_DN: &str = "DC=lab,DC=example";
 pub const SERVICE_ACCOUNTS_OU: &str = "OU=Service Accounts,DC=lab,DC=example";
 /// The group of the calendar integration's users (nests `Utrecht Planners`).
 pub const TIMETABLE_GROUP: &str = "Timetable Users";
+/// Its address: a mail-enabled group, usable as a calendar grantee.
+pub const TIMETABLE_GROUP_MAIL: &str = "timetable-users@lab.example";
 
 /// An account of the lab's directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,6 +105,8 @@ pub mod operators {
     pub const HELPDESK: &str = "helpdesk";
     /// A plain user without any delegated rights (also a mailbox owner).
     pub const PLAIN_USER: &str = "adevries";
+    /// The calendar integration's service account: no mailbox of its own, as usual.
+    pub const CALENDAR_SERVICE: &str = "svc-calendar";
 }
 
 fn user_entry(
@@ -199,11 +203,28 @@ pub fn seed_ldif(people: &[Person], user_password: &str) -> String {
         &password_b64,
         512,
     );
+    user_entry(
+        &mut out,
+        &format!("CN={},{SERVICE_ACCOUNTS_OU}", operators::CALENDAR_SERVICE),
+        operators::CALENDAR_SERVICE,
+        &[
+            (
+                "userPrincipalName",
+                format!("{}@{DNS_DOMAIN}", operators::CALENDAR_SERVICE),
+            ),
+            ("displayName", "Calendar integration".into()),
+        ],
+        &password_b64,
+        66048,
+    );
     let group = |out: &mut String, cn: &str, group_type: i32, members: &[String]| {
         let _ = writeln!(
             out,
             "dn: CN={cn},OU=Groups,{DOMAIN_DN}\nobjectClass: group\nsAMAccountName: {cn}\ngroupType: {group_type}"
         );
+        if cn == TIMETABLE_GROUP {
+            let _ = writeln!(out, "mail: {TIMETABLE_GROUP_MAIL}");
+        }
         for member in members {
             let _ = writeln!(out, "{}", ldif::line("member", member));
         }

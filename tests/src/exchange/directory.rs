@@ -1,0 +1,243 @@
+//! The simulator's view of the directory: users and groups of the lab DC with their SID, mail,
+//! display name and mailbox type, read with OpenLDAP's `ldapsearch` (not with ad-tool's code)
+//! and cached; a name not in the cache is looked up again, so accounts created during a test
+//! are found.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Mutex;
+
+use common::sid::Sid;
+
+/// A user or group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// `objectSid` as text.
+    pub sid: String,
+    /// `sAMAccountName`.
+    pub sam: String,
+    /// `mail`.
+    pub mail: Option<String>,
+    /// `displayName` (or the sAMAccountName).
+    pub display_name: String,
+    /// `msExchRecipientTypeDetails`: it has a mailbox.
+    pub mailbox: Option<i64>,
+    /// It is a group.
+    pub group: bool,
+}
+
+/// How to reach the directory.
+#[derive(Debug, Clone)]
+pub struct DirectorySettings {
+    /// `ldaps://host`.
+    pub uri: String,
+    /// The bind DN or UPN.
+    pub user: String,
+    /// A file with the password.
+    pub password_file: PathBuf,
+    /// The CA certificate.
+    pub ca_file: PathBuf,
+    /// The search base.
+    pub base: String,
+}
+
+/// The cached directory.
+#[derive(Debug)]
+pub struct Directory {
+    settings: DirectorySettings,
+    cache: Mutex<Vec<Principal>>,
+}
+
+fn escape(value: &str) -> String {
+    value
+        .chars()
+        .map(|c| {
+            if "*()\\\0".contains(c) {
+                format!("\\{:02x}", u32::from(c))
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+impl Directory {
+    /// Loads every user and group.
+    pub fn load(settings: DirectorySettings) -> Result<Self, String> {
+        let directory = Directory {
+            settings,
+            cache: Mutex::new(Vec::new()),
+        };
+        let all = directory.search("(|(objectClass=user)(objectClass=group))")?;
+        *directory.cache.lock().map_err(|_| "cache poisoned")? = all;
+        Ok(directory)
+    }
+
+    fn search(&self, filter: &str) -> Result<Vec<Principal>, String> {
+        let s = &self.settings;
+        let output = Command::new("ldapsearch")
+            .env("LDAPTLS_CACERT", &s.ca_file)
+            .args([
+                "-LLL",
+                "-o",
+                "ldif-wrap=no",
+                "-x",
+                "-H",
+                &s.uri,
+                "-D",
+                &s.user,
+                "-y",
+            ])
+            .arg(&s.password_file)
+            .args([
+                "-E",
+                "pr=500/noprompt",
+                "-b",
+                &s.base,
+                filter,
+                "objectSid",
+                "sAMAccountName",
+                "mail",
+                "displayName",
+                "msExchRecipientTypeDetails",
+                "objectClass",
+            ])
+            .output()
+            .map_err(|e| format!("cannot run ldapsearch: {e}"))?;
+        if !output.status.success() {
+            return Err(format!(
+                "ldapsearch failed: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            ));
+        }
+        Ok(parse_ldif(&String::from_utf8_lossy(&output.stdout)))
+    }
+
+    fn find(
+        &self,
+        matches: impl Fn(&Principal) -> bool,
+        filter: impl FnOnce() -> String,
+    ) -> Option<Principal> {
+        if let Some(found) = self.cache.lock().ok()?.iter().find(|p| matches(p)).cloned() {
+            return Some(found);
+        }
+        let found = self
+            .search(&filter())
+            .ok()?
+            .into_iter()
+            .find(|p| matches(p))?;
+        self.cache.lock().ok()?.push(found.clone());
+        Some(found)
+    }
+
+    /// By `mail`.
+    pub fn by_mail(&self, address: &str) -> Option<Principal> {
+        self.find(
+            |p| {
+                p.mail
+                    .as_deref()
+                    .is_some_and(|m| m.eq_ignore_ascii_case(address))
+            },
+            || format!("(mail={})", escape(address)),
+        )
+    }
+
+    /// By `sAMAccountName`.
+    pub fn by_sam(&self, sam: &str) -> Option<Principal> {
+        self.find(
+            |p| p.sam.eq_ignore_ascii_case(sam),
+            || format!("(sAMAccountName={})", escape(sam)),
+        )
+    }
+
+    /// By a UPN, or `DOMAIN\name`, as a logon names the account.
+    pub fn by_logon(&self, name: &str) -> Option<Principal> {
+        let sam = name.rsplit('\\').next().unwrap_or(name);
+        let sam = sam.split('@').next().unwrap_or(sam);
+        self.by_sam(sam)
+    }
+
+    /// By SID (from the cache only: a SID the directory does not hold does not resolve).
+    pub fn by_sid(&self, sid: &str) -> Option<Principal> {
+        self.cache
+            .lock()
+            .ok()?
+            .iter()
+            .find(|p| p.sid.eq_ignore_ascii_case(sid))
+            .cloned()
+    }
+
+    /// Forgets an account (a test deletes it: its SID stops resolving).
+    pub fn forget(&self, sid: &str) {
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.retain(|p| !p.sid.eq_ignore_ascii_case(sid));
+        }
+    }
+}
+
+fn parse_ldif(text: &str) -> Vec<Principal> {
+    let mut principals = Vec::new();
+    for block in text.split("\n\n") {
+        let mut values: HashMap<String, Vec<String>> = HashMap::new();
+        for line in block.lines() {
+            if let Some((name, value)) = line.split_once(":: ") {
+                let bytes = common::base64::decode(value).unwrap_or_default();
+                let text = if name.eq_ignore_ascii_case("objectSid") {
+                    Sid::from_bytes(&bytes)
+                        .map(|(sid, _)| sid.to_string())
+                        .unwrap_or_default()
+                } else {
+                    String::from_utf8_lossy(&bytes).into_owned()
+                };
+                values
+                    .entry(name.to_ascii_lowercase())
+                    .or_default()
+                    .push(text);
+            } else if let Some((name, value)) = line.split_once(": ") {
+                values
+                    .entry(name.to_ascii_lowercase())
+                    .or_default()
+                    .push(value.to_owned());
+            }
+        }
+        let first = |name: &str| values.get(name).and_then(|v| v.first()).cloned();
+        let (Some(sid), Some(sam)) = (first("objectsid"), first("samaccountname")) else {
+            continue;
+        };
+        principals.push(Principal {
+            display_name: first("displayname").unwrap_or_else(|| sam.clone()),
+            mail: first("mail"),
+            mailbox: first("msexchrecipienttypedetails").and_then(|v| v.parse().ok()),
+            group: values
+                .get("objectclass")
+                .is_some_and(|c| c.iter().any(|c| c.eq_ignore_ascii_case("group"))),
+            sid,
+            sam,
+        });
+    }
+    principals
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ldif_with_binary_sids() {
+        let sid = Sid::new(5, &[21, 1, 2, 3, 1105]).to_bytes();
+        let text = format!(
+            "dn: CN=Anna,OU=Staff,DC=lab,DC=example\nobjectClass: top\nobjectClass: user\nsAMAccountName: adevries\nobjectSid:: {}\nmail: anna@lab.example\ndisplayName:: {}\nmsExchRecipientTypeDetails: 1\n\ndn: CN=G,DC=x\nobjectClass: group\nsAMAccountName: g\nobjectSid:: {}\n",
+            common::base64::encode(&sid),
+            common::base64::encode("Anna de Vriës".as_bytes()),
+            common::base64::encode(&sid)
+        );
+        let principals = parse_ldif(&text);
+        assert_eq!(principals.len(), 2);
+        assert_eq!(principals[0].sid, "S-1-5-21-1-2-3-1105");
+        assert_eq!(principals[0].display_name, "Anna de Vriës");
+        assert_eq!(principals[0].mailbox, Some(1));
+        assert!(principals[1].group && principals[1].mail.is_none());
+        assert_eq!(escape("a*b"), "a\\2ab");
+    }
+}

@@ -1,0 +1,209 @@
+//! Starting the Exchange simulator for tests and talking to its control API.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::Duration;
+
+use crate::samba::SambaDc;
+use crate::seed;
+
+/// A running simulator.
+#[derive(Debug)]
+pub struct FakeEws {
+    /// `https://127.0.0.1:PORT/EWS/Exchange.asmx`.
+    pub url: String,
+    /// The control API's address.
+    pub control: SocketAddr,
+    /// Where every request and response is captured.
+    pub capture_dir: PathBuf,
+    dir: tempfile::TempDir,
+    child: Child,
+    stdin: Option<ChildStdin>,
+}
+
+impl FakeEws {
+    /// Starts a simulator in front of the lab's directory with the given settings (JSON of
+    /// `exchange::server::Settings`; `{}` for Exchange 2016 with Extended Protection).
+    pub fn start(dc: &SambaDc, settings: &serde_json::Value) -> Result<Self, String> {
+        let dir = tempfile::Builder::new()
+            .prefix("fake-ews-")
+            .tempdir()
+            .map_err(|e| e.to_string())?;
+        let (cert, key) = dc
+            .pki
+            .issue_server("mail.lab.example", Ipv4Addr::LOCALHOST)
+            .map_err(|e| e.to_string())?;
+        let (cert_file, key_file) = (dir.path().join("ews.pem"), dir.path().join("ews.key"));
+        std::fs::write(&cert_file, cert.to_pem().map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
+        std::fs::write(
+            &key_file,
+            key.private_key_to_pem_pkcs8().map_err(|e| e.to_string())?,
+        )
+        .map_err(|e| e.to_string())?;
+        let capture_dir = dir.path().join("capture");
+        std::fs::create_dir_all(&capture_dir).map_err(|e| e.to_string())?;
+        let mut child = Command::new(crate::tools::binary("fake-ews"))
+            .arg("--cert")
+            .arg(&cert_file)
+            .arg("--key")
+            .arg(&key_file)
+            .args([
+                "--ldap-uri",
+                &dc.ldaps_uri(),
+                "--ldap-user",
+                &dc.admin_upn(),
+                "--base",
+                seed::DOMAIN_DN,
+            ])
+            .arg("--ldap-password-file")
+            .arg(&dc.admin_password_file)
+            .arg("--ca-file")
+            .arg(&dc.pki.ca_file)
+            .arg("--smb-conf")
+            .arg(dc.dir.join("etc/smb.conf"))
+            .arg("--winbind-socket-dir")
+            .arg(dc.dir.join("winbindd"))
+            .arg("--capture-dir")
+            .arg(&capture_dir)
+            .args(["--settings", &settings.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("cannot start fake-ews: {e}"))?;
+        let stdin = child.stdin.take();
+        let mut line = String::new();
+        let stdout = child.stdout.take().ok_or("fake-ews has no stdout")?;
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .map_err(|e| e.to_string())?;
+        let mut words = line.split_whitespace();
+        let (Some("listening"), Some(url), Some("control"), Some(control)) =
+            (words.next(), words.next(), words.next(), words.next())
+        else {
+            let _ = child.kill();
+            return Err(format!("fake-ews did not start: {line}"));
+        };
+        let control: SocketAddr = control
+            .trim_start_matches("http://")
+            .parse()
+            .map_err(|e| format!("{control}: {e}"))?;
+        Ok(FakeEws {
+            url: url.to_owned(),
+            control,
+            capture_dir,
+            dir,
+            child,
+            stdin,
+        })
+    }
+
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<serde_json::Value, String> {
+        let mut stream = TcpStream::connect_timeout(&self.control, Duration::from_secs(5))
+            .map_err(|e| e.to_string())?;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .map_err(|e| e.to_string())?;
+        let body = body.map(serde_json::Value::to_string).unwrap_or_default();
+        write!(stream, "{method} {path} HTTP/1.1\r\nHost: control\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).map_err(|e| e.to_string())?;
+        let mut response = String::new();
+        stream
+            .read_to_string(&mut response)
+            .map_err(|e| e.to_string())?;
+        let (head, payload) = response
+            .split_once("\r\n\r\n")
+            .ok_or("a malformed control answer")?;
+        if !head.starts_with("HTTP/1.1 200") {
+            return Err(format!(
+                "control {method} {path}: {} {payload}",
+                head.lines().next().unwrap_or("")
+            ));
+        }
+        serde_json::from_str(payload).map_err(|e| format!("control answer: {e}: {payload}"))
+    }
+
+    /// A calendar's entries: `{"change_key", "entries": [{"user", "level", "rights"}], "unknown"}`.
+    pub fn calendar(&self, mailbox: &str) -> serde_json::Value {
+        self.call("GET", &format!("/calendars/{mailbox}"), None)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Replaces a calendar's entries (`[{"user": "Default"|address|SID, "level"|"rights"}]`).
+    pub fn preload(&self, mailbox: &str, entries: &serde_json::Value) -> serde_json::Value {
+        self.call("PUT", &format!("/calendars/{mailbox}"), Some(entries))
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Sets who may open which mailbox: `{"full_access": {mailbox: [sam]}, "impersonation": [sam]}`.
+    pub fn set_access(&self, access: &serde_json::Value) {
+        self.call("PUT", "/access", Some(access))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// Sets faults to inject.
+    pub fn set_faults(&self, faults: &serde_json::Value) {
+        self.call("PUT", "/faults", Some(faults))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// Replaces the settings.
+    pub fn set_settings(&self, settings: &serde_json::Value) {
+        self.call("PUT", "/settings", Some(settings))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> serde_json::Value {
+        self.call("GET", "/stats", None)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Makes a SID stop resolving (its account was deleted).
+    pub fn forget(&self, sid: &str) {
+        self.call("POST", &format!("/forget/{sid}"), None)
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// The captured request and response files, in order.
+    pub fn captured(&self) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&self.capture_dir)
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        files.sort();
+        files
+    }
+
+    /// The directory holding the simulator's files.
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for FakeEws {
+    fn drop(&mut self) {
+        drop(self.stdin.take());
+        if tokio_free_wait(&mut self.child).is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Waits up to two seconds for the child to end on its own.
+fn tokio_free_wait(child: &mut Child) -> Option<std::process::ExitStatus> {
+    for _ in 0..40 {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
