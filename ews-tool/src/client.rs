@@ -3,7 +3,7 @@
 //! down the request version when the server refuses it.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::tls::TlsOptions;
@@ -54,6 +54,9 @@ pub struct Counters {
     pub busy: AtomicU64,
     /// Connections that broke and were replaced.
     pub reconnects: AtomicU64,
+    /// Requests allowed in flight at once: starts at the configured number and drops by one
+    /// with each busy answer, down to one.
+    pub in_flight_limit: AtomicUsize,
 }
 
 /// The client. Shared by all concurrent work through `&`.
@@ -94,7 +97,10 @@ impl EwsClient {
             version: Mutex::new(version),
             paused_until: Mutex::new(None),
             server: Mutex::new(None),
-            counters: Counters::default(),
+            counters: Counters {
+                in_flight_limit: AtomicUsize::new(connections),
+                ..Counters::default()
+            },
         }
     }
 
@@ -154,6 +160,27 @@ impl EwsClient {
                 wait.as_millis()
             );
             *paused = Some(until);
+        }
+    }
+
+    /// After a busy answer: one request fewer in flight from now on (down to one), so a
+    /// concurrency above the account's throttling limit settles at the limit instead of
+    /// exhausting its retries.
+    async fn slow_down(&self) {
+        let lowered =
+            self.counters
+                .in_flight_limit
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                    (n > 1).then(|| n - 1)
+                });
+        if let Ok(before) = lowered {
+            if let Ok(permit) = self.slots.acquire().await {
+                permit.forget();
+            }
+            log::info!(
+                "the server throttles: {} requests at once from now on",
+                before - 1
+            );
         }
     }
 
@@ -264,6 +291,7 @@ impl EwsClient {
                         if busy > MAX_BUSY_RETRIES {
                             return Err(EwsError::Busy { attempts: busy });
                         }
+                        self.slow_down().await;
                         self.pause(
                             message
                                 .back_off_ms
@@ -294,6 +322,7 @@ impl EwsClient {
                             if busy > MAX_BUSY_RETRIES {
                                 return Err(EwsError::Busy { attempts: busy });
                             }
+                            self.slow_down().await;
                             self.pause(
                                 fault
                                     .back_off_ms
@@ -311,6 +340,15 @@ impl EwsClient {
                                     tried: version.name(),
                                 });
                             }
+                        }
+                        // A fault about the mailbox (impersonation refused, no such user)
+                        // is that mailbox's failure.
+                        Some(code) if mailbox.is_some() => {
+                            return Err(EwsError::Exchange {
+                                mailbox: label.to_owned(),
+                                code: code.to_owned(),
+                                text: fault.message.or(fault.fault_string).unwrap_or_default(),
+                            });
                         }
                         _ => return Err(EwsError::Fault { fault }),
                     }

@@ -225,8 +225,7 @@ pub enum TransportError {
         address: String,
         /// Who.
         user: String,
-        /// Whether the server asked for Extended Protection's channel binding and may have
-        /// refused for its absence (only a guess the caller can offer as a hint).
+        /// The scheme that was refused.
         scheme: &'static str,
     },
     /// The body exceeded [`MAX_RESPONSE_BYTES`].
@@ -569,11 +568,33 @@ impl Connection {
         Ok(response)
     }
 
-    fn refusal(&self, auth: &Auth, _response: &HttpResponse) -> TransportError {
+    /// What a 401 means: the scheme is not offered at all, or the credentials were refused.
+    fn refusal(&self, auth: &Auth, response: &HttpResponse) -> TransportError {
+        let scheme = auth.scheme();
+        let offers = |name: &str| {
+            response
+                .headers
+                .get_all(header::WWW_AUTHENTICATE)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .any(|v| {
+                    v.split_whitespace()
+                        .next()
+                        .is_some_and(|s| s.eq_ignore_ascii_case(name))
+                })
+        };
+        let offered = offered_schemes(&response.headers);
+        if !offered.is_empty() && !offers(scheme) {
+            return TransportError::SchemeNotOffered {
+                address: self.address.clone(),
+                scheme,
+                offered,
+            };
+        }
         TransportError::Refused {
             address: self.address.clone(),
             user: auth.user().to_owned(),
-            scheme: auth.scheme(),
+            scheme,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! End-to-end tests against the lab: a real Samba AD domain controller started once for this
-//! test binary. Side effects are checked independently of the tools (samba-tool on the DC's
-//! database, OpenLDAP's clients over LDAPS, binds as the accounts created).
+//! test binary, and Exchange simulators in front of it. Side effects are checked independently
+//! of the tools (samba-tool on the DC's database, OpenLDAP's clients over LDAPS, binds as the
+//! accounts created, the simulator's own state through its control API).
 
 mod ad_accounts;
 mod ad_discovery;
@@ -10,5 +11,9 @@ mod ad_kerberos;
 mod ad_mailboxes;
 mod config_profiles;
 mod descriptors;
+mod ews_accounts;
+mod ews_conformance;
+mod ews_errors;
 mod ews_permissions;
+mod ews_resilience;
 mod support;

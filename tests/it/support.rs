@@ -190,12 +190,21 @@ pub fn exchange() -> &'static lab::fake_ews::FakeEws {
 
 /// `ews-tool` logged on as the calendar service account to `fake`.
 pub fn ews_to(fake: &lab::fake_ews::FakeEws) -> Tool {
+    ews_at(&fake.url)
+}
+
+/// `ews-tool` logged on as the calendar service account to the EWS at `url`.
+pub fn ews_at(url: &str) -> Tool {
+    ews_as(url, "LAB\\svc-calendar")
+}
+
+/// `ews-tool` logged on as `user` (with the seed's user password) to the EWS at `url`.
+pub fn ews_as(url: &str, user: &str) -> Tool {
     let dc = dc();
     Tool::new("ews-tool")
-        .args(["--url", &fake.url, "--user", "LAB\\svc-calendar"])
+        .args(["--url", url, "--user", user])
+        .args(["--ca-file".into(), dc.pki.ca_file.clone().into_os_string()])
         .args([
-            "--ca-file".into(),
-            dc.pki.ca_file.clone().into_os_string(),
             "--password-file".into(),
             dc.user_password_file.clone().into_os_string(),
         ])
@@ -221,4 +230,73 @@ pub fn entries(fake: &lab::fake_ews::FakeEws, mailbox: &str) -> Vec<(String, Str
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The 20 mailboxes of `OU=Amsterdam,OU=Staff`.
+pub fn amsterdam_mailboxes() -> Vec<String> {
+    dc().people
+        .iter()
+        .filter(|p| p.ou.starts_with("OU=Amsterdam") && !p.mail.is_empty())
+        .map(|p| p.mail.clone())
+        .collect()
+}
+
+/// A TLS-terminating proxy in front of `fake`, as a TLS-inspecting firewall or load balancer
+/// is: clients see a certificate of its own (also from the lab CA), so the channel binding
+/// they compute names the proxy's certificate, not the server's. Returns the EWS URL through
+/// it.
+pub fn tls_terminating_proxy(fake: &lab::fake_ews::FakeEws) -> String {
+    let dc = dc();
+    let (cert, key) = dc
+        .pki
+        .issue_server("proxy.lab.example", std::net::Ipv4Addr::LOCALHOST)
+        .expect("proxy certificate");
+    let identity = native_tls::Identity::from_pkcs8(
+        &cert.to_pem().expect("pem"),
+        &key.private_key_to_pem_pkcs8().expect("key pem"),
+    )
+    .expect("proxy identity");
+    let acceptor = native_tls::TlsAcceptor::new(identity).expect("acceptor");
+    let ca = std::fs::read(&dc.pki.ca_file).expect("lab CA");
+    let connector = native_tls::TlsConnector::builder()
+        .add_root_certificate(native_tls::Certificate::from_pem(&ca).expect("CA"))
+        .build()
+        .expect("connector");
+    let upstream: std::net::SocketAddr = fake
+        .url
+        .trim_start_matches("https://")
+        .split('/')
+        .next()
+        .and_then(|a| a.parse().ok())
+        .expect("the simulator's address");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let port = listener.local_addr().expect("proxy address").port();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            let acceptor = tokio_native_tls::TlsAcceptor::from(acceptor);
+            let connector = tokio_native_tls::TlsConnector::from(connector);
+            while let Ok((tcp, _)) = listener.accept().await {
+                let (acceptor, connector) = (acceptor.clone(), connector.clone());
+                tokio::spawn(async move {
+                    let Ok(mut client) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let Ok(tcp) = tokio::net::TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    let Ok(mut server) = connector.connect("127.0.0.1", tcp).await else {
+                        return;
+                    };
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                });
+            }
+        });
+    });
+    format!("https://127.0.0.1:{port}/EWS/Exchange.asmx")
 }

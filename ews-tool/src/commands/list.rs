@@ -110,6 +110,7 @@ pub async fn run(args: ListArgs, ctx: &Context) -> Result<ExitStatus, CommandErr
         args.mailboxes.mailboxes_file.as_deref(),
     )?;
     let single = entries.len() == 1;
+    let total = entries.len();
     let concurrency = usize::from(args.concurrency).min(entries.len()).max(1);
     let client = ctx.client(concurrency)?;
     let user = ctx.global.user.clone().unwrap_or_default();
@@ -134,6 +135,7 @@ pub async fn run(args: ListArgs, ctx: &Context) -> Result<ExitStatus, CommandErr
             }
         })
         .buffered(concurrency);
+    let started = std::time::Instant::now();
     let mut output = ctx.output(Shape::Many);
     let mut failures = Vec::new();
     while let Some((mailbox, result)) = results.next().await {
@@ -174,6 +176,16 @@ pub async fn run(args: ListArgs, ctx: &Context) -> Result<ExitStatus, CommandErr
     }
     drop(results);
     output.finish().map_err(output_error)?;
+    if !single {
+        let counts = match failures.len() {
+            0 => format!("{total} mailboxes: {total} listed"),
+            failed => format!(
+                "{total} mailboxes: {} listed, {failed} failed",
+                total - failed
+            ),
+        };
+        super::print_summary(ctx, &client, &counts, started);
+    }
     match (single, failures.pop()) {
         (true, Some(error)) => Err(error),
         (false, Some(_)) => Ok(ExitStatus::ItemsFailed),

@@ -9,6 +9,7 @@ use futures::StreamExt;
 
 use crate::batch::{self, EditRequest};
 use crate::cli::{BatchArgs, MailboxArgs};
+use crate::client::EwsClient;
 use crate::context::{Context, output_error};
 use crate::error::Who;
 use crate::mailboxes;
@@ -122,20 +123,8 @@ pub async fn run_edits(
             )
         })?;
     }
-    if !ctx.global.quiet && !single {
-        let counters = &client.counters;
-        let load = std::sync::atomic::Ordering::Relaxed;
-        eprintln!(
-            "ews-tool: {} in {:.1} s ({} requests on {} connections{})",
-            summary.line(),
-            started.elapsed().as_secs_f64(),
-            counters.requests.load(load),
-            counters.connections.load(load),
-            match counters.busy.load(load) {
-                0 => String::new(),
-                n => format!(", the server was busy {n} times"),
-            }
-        );
+    if !single {
+        print_summary(ctx, &client, &summary.line(), started);
     }
     match single_error {
         Some(error) => Err(error),
@@ -145,4 +134,27 @@ pub async fn run_edits(
             ExitStatus::Success
         }),
     }
+}
+
+/// The closing line of a batch on stderr (unless `--quiet`): the counts, the time taken, the
+/// requests and connections used and how often the server was busy.
+pub(crate) fn print_summary(ctx: &Context, client: &EwsClient, counts: &str, started: Instant) {
+    if ctx.global.quiet {
+        return;
+    }
+    let counters = &client.counters;
+    let load = std::sync::atomic::Ordering::Relaxed;
+    let busy = match counters.busy.load(load) {
+        0 => String::new(),
+        n => format!(
+            ", the server was busy {n} times; {} requests at once at the end",
+            counters.in_flight_limit.load(load)
+        ),
+    };
+    eprintln!(
+        "ews-tool: {counts} in {:.1} s ({} requests on {} connections{busy})",
+        started.elapsed().as_secs_f64(),
+        counters.requests.load(load),
+        counters.connections.load(load),
+    );
 }

@@ -320,11 +320,10 @@ impl Simulator {
     /// Logs the request on, as IIS would; `Err` is the response to give instead.
     async fn logon(
         &self,
-        request: &Request<Incoming>,
+        headers: &http::HeaderMap,
         connection: &mut ConnectionState,
     ) -> Result<Principal, Response<Body>> {
-        let authorization = request
-            .headers()
+        let authorization = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
@@ -389,9 +388,11 @@ impl Simulator {
                     && auth::channel_bindings(&token)
                         != Some(auth::expected_bindings(&self.certificate_der))
                 {
-                    let mut state = lock(&self.state);
-                    state.stats.channel_binding_refusals += 1;
-                    state.stats.refused_logons += 1;
+                    {
+                        let mut state = lock(&self.state);
+                        state.stats.channel_binding_refusals += 1;
+                        state.stats.refused_logons += 1;
+                    }
                     return Err(self.challenge_all());
                 }
                 let Ok(user) = helper.authenticate(&token).await else {
@@ -439,7 +440,14 @@ impl Simulator {
         if request.method() != Method::POST {
             return Ok(respond(StatusCode::METHOD_NOT_ALLOWED, "text/html", "405"));
         }
-        let account = match self.logon(&request, connection).await {
+        // IIS reads the whole request before answering, even one it refuses: a connection is
+        // only reused when nothing of the last request is left unread.
+        let (parts, body) = request.into_parts();
+        let body = match Limited::new(body, 4 * 1024 * 1024).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(_) => return Ok(respond(StatusCode::PAYLOAD_TOO_LARGE, "text/html", "413")),
+        };
+        let account = match self.logon(&parts.headers, connection).await {
             Ok(account) => account,
             Err(response) => return Ok(response),
         };
@@ -455,13 +463,6 @@ impl Simulator {
                 "403 - Forbidden: Access is denied.",
             ));
         }
-        let body = match Limited::new(request.into_body(), 4 * 1024 * 1024)
-            .collect()
-            .await
-        {
-            Ok(collected) => collected.to_bytes(),
-            Err(_) => return Ok(respond(StatusCode::PAYLOAD_TOO_LARGE, "text/html", "413")),
-        };
         if body.is_empty() {
             // The first leg of a logon that was already accepted: nothing to do.
             return Ok(respond(StatusCode::OK, "text/xml", ""));

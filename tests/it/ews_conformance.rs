@@ -1,0 +1,448 @@
+//! Conformance: every request ews-tool sends and every answer the simulator writes, across all
+//! the operations, error messages and faults the other tests exercise, validated by `xmllint`
+//! against Microsoft's EWS schemas (Exchange 2016 and, where the request version allows, 2010
+//! SP2). Faults are checked against SOAP 1.1's fault structure (fixtures/schema) and their
+//! ResponseCode against the schema's ResponseCodeType.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use lab::fake_ews::FakeEws;
+use serde_json::json;
+
+use crate::support::{NO_ACCESS_MAILBOX, dc, ews_as, ews_to, exchange_with};
+
+/// The EWS schemas: `EWS_SCHEMA_DIR`, or `ews-schema` in the `shared` folder beside the
+/// checkout. Missing schemas fail the test: conformance is never skipped.
+fn schema_dir() -> PathBuf {
+    let dir = std::env::var_os("EWS_SCHEMA_DIR").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/ews-schema"),
+        PathBuf::from,
+    );
+    assert!(
+        dir.join("envelope-exchange2016.xsd").is_file()
+            && dir.join("envelope-exchange2010sp2.xsd").is_file(),
+        "the EWS schemas are missing from {}: set EWS_SCHEMA_DIR to the folder holding \
+         envelope-exchange2016.xsd and envelope-exchange2010sp2.xsd",
+        dir.display()
+    );
+    dir
+}
+
+/// Files that fail `schema`, with xmllint's reasons.
+fn invalid(schema: &Path, files: &[PathBuf]) -> Vec<String> {
+    if files.is_empty() {
+        return Vec::new();
+    }
+    let output = Command::new("xmllint")
+        .args(["--noout", "--nonet", "--schema"])
+        .arg(schema)
+        .args(files)
+        .output()
+        .expect("xmllint (Debian package libxml2-utils; run tests/setup)");
+    let report = String::from_utf8_lossy(&output.stderr);
+    let failures: Vec<String> = report
+        .lines()
+        .filter(|l| !l.ends_with(" validates"))
+        .map(str::to_owned)
+        .collect();
+    assert!(
+        output.status.success() || !failures.is_empty(),
+        "xmllint failed: {report}"
+    );
+    failures
+}
+
+/// Sends a hand-written request the way a third-party client's start-up probe does (Basic
+/// over TLS with curl; the credentials go in a header file, not in argv). Returns the answer.
+fn raw_request(fake: &FakeEws, body: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let password = std::fs::read_to_string(&dc().user_password_file).unwrap();
+    let token = common::base64::encode(format!("LAB\\svc-calendar:{}", password.trim()).as_bytes());
+    let headers = dir.path().join("headers");
+    let mut file = std::fs::File::create(&headers).unwrap();
+    writeln!(file, "Authorization: Basic {token}").unwrap();
+    writeln!(file, "Content-Type: text/xml; charset=utf-8").unwrap();
+    drop(file);
+    let request = dir.path().join("request.xml");
+    std::fs::write(&request, body).unwrap();
+    let output = Command::new("curl")
+        .args(["-sS", "--fail-with-body", "--cacert"])
+        .arg(&dc().pki.ca_file)
+        .arg("-H")
+        .arg(format!("@{}", headers.display()))
+        .arg("--data-binary")
+        .arg(format!("@{}", request.display()))
+        .arg(&fake.url)
+        .output()
+        .expect("curl (run tests/setup)");
+    let answer = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{answer} {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    answer
+}
+
+const FIND_FOLDER: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages">
+  <soap:Header><t:RequestServerVersion Version="Exchange2010_SP2"/></soap:Header>
+  <soap:Body>
+    <m:FindFolder Traversal="Shallow">
+      <m:FolderShape><t:BaseShape>Default</t:BaseShape></m:FolderShape>
+      <m:ParentFolderIds><t:DistinguishedFolderId Id="msgfolderroot"/></m:ParentFolderIds>
+    </m:FindFolder>
+  </soap:Body>
+</soap:Envelope>"#;
+
+const CONVERT_ID: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages">
+  <soap:Header><t:RequestServerVersion Version="Exchange2010_SP2"/></soap:Header>
+  <soap:Body>
+    <m:ConvertId DestinationFormat="EwsId">
+      <m:SourceIds>
+        <t:AlternateId Format="EwsLegacyId" Id="AAMkAGCalProbe" Mailbox="lotte.peters@lab.example"/>
+      </m:SourceIds>
+    </m:ConvertId>
+  </soap:Body>
+</soap:Envelope>"#;
+
+/// Everything the tool does against Exchange 2016, successes and failures.
+fn exercise_2016(fake: &FakeEws) {
+    let mailbox = "lotte.peters@lab.example";
+    let custom = json!({"create_items": true, "create_subfolders": false, "folder_owner": false,
+        "folder_visible": true, "folder_contact": false, "edit_items": "Owned",
+        "delete_items": "Owned", "read_items": "TimeOnly"});
+    fake.preload(
+        mailbox,
+        &json!([
+            {"user": "Default", "level": "FreeBusyTimeOnly"},
+            {"user": "Anonymous", "level": "None"},
+            {"user": "milan.hendriks@lab.example", "rights": custom},
+            {"user": lab::seed::TIMETABLE_GROUP_MAIL, "level": "Reviewer"},
+            {"user": "S-1-5-21-1111111111-2222222222-3333333333-4343", "level": "Editor"},
+        ]),
+    );
+    let run = |args: &[&str], code: i32| {
+        ews_to(fake)
+            .args(args.iter().copied())
+            .run()
+            .expect_code(code);
+    };
+    run(&["check", "--mailbox", mailbox], 0);
+    run(&["list", "--mailbox", mailbox], 0);
+    run(
+        &[
+            "grant",
+            "--to",
+            "noor.vanleeuwen@lab.example",
+            "--level",
+            "Editor",
+            "--mailbox",
+            mailbox,
+            "--drop-unknown-entries",
+        ],
+        0,
+    );
+    run(
+        &[
+            "grant",
+            "--to",
+            "noor.vanleeuwen@lab.example",
+            "--level",
+            "LimitedDetails",
+            "--mailbox",
+            mailbox,
+        ],
+        0,
+    );
+    run(
+        &[
+            "grant",
+            "--to",
+            "Default",
+            "--level",
+            "Reviewer",
+            "--mailbox",
+            mailbox,
+        ],
+        0,
+    );
+    run(
+        &[
+            "grant",
+            "--to",
+            "Anonymous",
+            "--level",
+            "AvailabilityOnly",
+            "--mailbox",
+            mailbox,
+        ],
+        0,
+    );
+    run(
+        &[
+            "revoke",
+            "--from",
+            "noor.vanleeuwen@lab.example",
+            "--mailbox",
+            mailbox,
+        ],
+        0,
+    );
+    run(
+        &[
+            "--server-version",
+            "Exchange2016",
+            "grant",
+            "--to",
+            "olaf.dekker@lab.example",
+            "--level",
+            "Owner",
+            "--mailbox",
+            mailbox,
+        ],
+        0,
+    );
+    run(
+        &[
+            "--server-version",
+            "V2017_07_11",
+            "list",
+            "--mailbox",
+            mailbox,
+        ],
+        0,
+    );
+    // Names with characters XML must escape travel as the schema wants them.
+    run(
+        &[
+            "grant",
+            "--to",
+            "sean.obrien@lab.example",
+            "--level",
+            "Contributor",
+            "--mailbox",
+            "zoe.kuipers@lab.example",
+        ],
+        0,
+    );
+    // Error messages and faults.
+    run(&["list", "--mailbox", "nobody@lab.example"], 1);
+    run(&["list", "--mailbox", NO_ACCESS_MAILBOX], 4);
+    run(
+        &[
+            "grant",
+            "--to",
+            "nobody@lab.example",
+            "--level",
+            "Editor",
+            "--mailbox",
+            mailbox,
+        ],
+        1,
+    );
+    run(
+        &["--impersonate", "list", "--mailbox", NO_ACCESS_MAILBOX],
+        4,
+    );
+    ews_as(&fake.url, "helpdesk@lab.example")
+        .args([
+            "--impersonate",
+            "grant",
+            "--to",
+            "puck.brouwer@lab.example",
+            "--level",
+            "Author",
+            "--mailbox",
+            NO_ACCESS_MAILBOX,
+        ])
+        .run()
+        .expect_code(0);
+    fake.set_faults(&json!({"busy": 1, "errors": [
+        {"operation": "GetFolder", "code": "ErrorMailboxStoreUnavailable", "text": "The mailbox database is temporarily unavailable."},
+        {"operation": "UpdateFolder", "code": "ErrorInvalidPermissionSettings", "text": "The permission settings were not valid.", "back_off_ms": 10},
+    ]}));
+    run(&["list", "--mailbox", mailbox], 1);
+    run(&["list", "--mailbox", mailbox], 0);
+    run(
+        &[
+            "grant",
+            "--to",
+            "puck.brouwer@lab.example",
+            "--level",
+            "Author",
+            "--mailbox",
+            mailbox,
+        ],
+        1,
+    );
+    fake.set_faults(&json!({"busy": 1, "busy_as_message": true,
+        "conflicts": [{"mailbox": mailbox, "times": 1, "user": "quinten.dewit@lab.example", "level": "Reviewer"}]}));
+    run(
+        &[
+            "grant",
+            "--to",
+            "puck.brouwer@lab.example",
+            "--level",
+            "Author",
+            "--mailbox",
+            mailbox,
+        ],
+        0,
+    );
+    // A third-party client's start-up probe.
+    let found = raw_request(fake, FIND_FOLDER);
+    assert!(
+        found.contains("<t:DisplayName>Calendar</t:DisplayName>"),
+        "{found}"
+    );
+    let converted = raw_request(fake, CONVERT_ID);
+    assert!(converted.contains(r#"Format="EwsId""#), "{converted}");
+}
+
+#[test]
+fn every_request_and_answer_validates_against_the_ews_schemas() {
+    let schemas = schema_dir();
+    let exchange_2016 = exchange_with(&json!({"basic": true}));
+    exercise_2016(&exchange_2016);
+    // Exchange 2010 SP2: a newer request version is refused with a fault, then stepped down.
+    let exchange_2010 = exchange_with(&json!({"profile": "2010"}));
+    ews_to(&exchange_2010)
+        .args([
+            "--server-version",
+            "Exchange2013_SP1",
+            "check",
+            "--mailbox",
+            "roos.dijkstra@lab.example",
+        ])
+        .run()
+        .expect_code(0);
+    ews_to(&exchange_2010)
+        .args([
+            "grant",
+            "--to",
+            "sem.smits@lab.example",
+            "--level",
+            "Editor",
+            "--mailbox",
+            "roos.dijkstra@lab.example",
+        ])
+        .run()
+        .expect_code(0);
+
+    let mut files: Vec<PathBuf> = exchange_2016.captured();
+    files.extend(exchange_2010.captured());
+    let name = |p: &PathBuf| p.file_name().unwrap().to_string_lossy().into_owned();
+    let (faults, envelopes): (Vec<PathBuf>, Vec<PathBuf>) = files
+        .into_iter()
+        .partition(|p| name(p).ends_with("-fault.xml"));
+    // Every kind of exchange happened, so the validation below covers them.
+    for kind in [
+        "GetFolder-request",
+        "GetFolder-response",
+        "UpdateFolder-request",
+        "UpdateFolder-response",
+        "FindFolder-request",
+        "FindFolder-response",
+        "ConvertId-request",
+        "ConvertId-response",
+        "busy-response",
+    ] {
+        assert!(
+            envelopes.iter().any(|p| name(p).contains(kind)),
+            "no {kind} captured"
+        );
+    }
+    let fault_codes: Vec<String> = faults
+        .iter()
+        .map(|p| {
+            let xml = std::fs::read_to_string(p).unwrap();
+            let start = xml
+                .find("ResponseCode")
+                .and_then(|i| xml[i..].find('>').map(|j| i + j + 1))
+                .unwrap();
+            let end = start + xml[start..].find('<').unwrap();
+            xml[start..end].to_owned()
+        })
+        .collect();
+    for code in [
+        "ErrorServerBusy",
+        "ErrorInvalidServerVersion",
+        "ErrorImpersonateUserDenied",
+    ] {
+        assert!(
+            fault_codes.iter().any(|c| c == code),
+            "no {code} fault: {fault_codes:?}"
+        );
+    }
+
+    // All against Exchange 2016's schema.
+    let failures = invalid(&schemas.join("envelope-exchange2016.xsd"), &envelopes);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // Against 2010 SP2's: what names Exchange2010_SP2 (or is an answer to it).
+    let for_2010: Vec<PathBuf> = envelopes
+        .iter()
+        .filter(|p| {
+            let request =
+                PathBuf::from(p.to_string_lossy().replace("-response.xml", "-request.xml"));
+            std::fs::read_to_string(request)
+                .is_ok_and(|x| x.contains(r#"RequestServerVersion Version="Exchange2010_SP2""#))
+        })
+        .cloned()
+        .collect();
+    assert!(
+        for_2010.len() > envelopes.len() / 2,
+        "most traffic uses the default version"
+    );
+    let failures = invalid(&schemas.join("envelope-exchange2010sp2.xsd"), &for_2010);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+
+    // Faults: SOAP 1.1 structure, and a ResponseCode the schema knows.
+    let fault_schema = lab::samba::fixtures_dir().join("schema/soap11-fault.xsd");
+    let failures = invalid(&fault_schema, &faults);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    let messages = std::fs::read_to_string(schemas.join("exchange2016/messages.xsd")).unwrap();
+    for code in &fault_codes {
+        assert!(
+            messages.contains(&format!(r#"<xs:enumeration value="{code}"/>"#)),
+            "{code} is not a ResponseCodeType"
+        );
+    }
+}
+
+#[test]
+fn the_schema_check_catches_what_it_should() {
+    // The validation above is only worth something if a wrong request fails it: the rights of
+    // a CalendarPermission out of the schema's order, and a Folder where a CalendarFolder
+    // belongs.
+    let schemas = schema_dir();
+    let dir = tempfile::tempdir().unwrap();
+    let envelope = |permission: &str, folder: &str| {
+        format!(
+            r#"<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages"><soap:Header><t:RequestServerVersion Version="Exchange2010_SP2"/></soap:Header><soap:Body><m:UpdateFolder><m:FolderChanges><t:FolderChange><t:FolderId Id="AAMk" ChangeKey="AQ"/><t:Updates><t:SetFolderField><t:FieldURI FieldURI="folder:PermissionSet"/><t:{folder}><t:PermissionSet><t:CalendarPermissions><t:CalendarPermission>{permission}</t:CalendarPermission></t:CalendarPermissions></t:PermissionSet></t:{folder}></t:SetFolderField></t:Updates></t:FolderChange></m:FolderChanges></m:UpdateFolder></soap:Body></soap:Envelope>"#
+        )
+    };
+    let user = "<t:UserId><t:DistinguishedUser>Default</t:DistinguishedUser></t:UserId>";
+    let good = format!("{user}<t:CalendarPermissionLevel>Reviewer</t:CalendarPermissionLevel>");
+    let out_of_order = format!(
+        "{user}<t:CanCreateSubFolders>false</t:CanCreateSubFolders><t:CanCreateItems>false</t:CanCreateItems><t:IsFolderOwner>false</t:IsFolderOwner><t:IsFolderVisible>true</t:IsFolderVisible><t:IsFolderContact>false</t:IsFolderContact><t:EditItems>None</t:EditItems><t:DeleteItems>None</t:DeleteItems><t:ReadItems>FullDetails</t:ReadItems><t:CalendarPermissionLevel>Custom</t:CalendarPermissionLevel>"
+    );
+    let cases = [
+        ("good.xml", envelope(&good, "CalendarFolder"), true),
+        (
+            "order.xml",
+            envelope(&out_of_order, "CalendarFolder"),
+            false,
+        ),
+        ("folder.xml", envelope(&good, "Folder"), false),
+    ];
+    for (file, xml, valid) in cases {
+        let path = dir.path().join(file);
+        std::fs::write(&path, xml).unwrap();
+        let failures = invalid(&schemas.join("envelope-exchange2016.xsd"), &[path]);
+        assert_eq!(failures.is_empty(), valid, "{file}: {failures:?}");
+    }
+}
