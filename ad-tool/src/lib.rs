@@ -8,7 +8,7 @@
 use std::ffi::OsString;
 use std::process::ExitCode;
 
-use common::ExitStatus;
+use common::{CommandError, ExitStatus};
 
 pub mod account;
 pub mod cli;
@@ -36,14 +36,7 @@ pub mod uac;
 pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let cli = match cli::parse(args.into_iter().collect()) {
         Ok(cli) => cli,
-        Err(common::config::ParseOutcome::Clap(error)) => {
-            let _ = error.print();
-            return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2));
-        }
-        Err(common::config::ParseOutcome::Config(error)) => {
-            error.report("ad-tool", false);
-            return error.status.into();
-        }
+        Err(stopped) => return stopped.finish("ad-tool"),
     };
     common::logging::init(
         "ad-tool",
@@ -55,28 +48,13 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         global: cli.global,
         connection: cli.connection,
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("ad-tool: cannot start: {e}");
-            return ExitStatus::ItemsFailed.into();
-        }
-    };
-    common::error::quiet_panics("ad-tool");
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    common::error::run_to_exit("ad-tool", ctx.verbose(), || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| {
+                CommandError::new(ExitStatus::ItemsFailed, format!("cannot start: {e}"))
+            })?;
         runtime.block_on(commands::dispatch(cli.command, &ctx))
-    }));
-    match outcome.unwrap_or_else(|_| Err(common::error::panic_to_error())) {
-        Ok(status) => status.into(),
-        Err(error) if error.is_reported() => error.status.into(),
-        // The reader of our output went away (`| head`): nothing to report.
-        Err(error) if error.code == "broken-pipe" => ExitCode::SUCCESS,
-        Err(error) => {
-            error.report("ad-tool", ctx.verbose());
-            error.status.into()
-        }
-    }
+    })
 }

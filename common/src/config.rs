@@ -250,6 +250,23 @@ pub enum ParseOutcome {
     Config(crate::CommandError),
 }
 
+impl ParseOutcome {
+    /// Prints what stopped the parse (help, version, a usage error or the config file's
+    /// problem) and returns the exit code.
+    pub fn finish(self, tool: &str) -> std::process::ExitCode {
+        match self {
+            ParseOutcome::Clap(error) => {
+                let _ = error.print();
+                std::process::ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2))
+            }
+            ParseOutcome::Config(error) => {
+                error.report(tool, false);
+                error.status.into()
+            }
+        }
+    }
+}
+
 /// Parses a tool's command line with flag > environment > profile > default: `--config` and
 /// `--profile` (or their environment variables) pick the profile, the environment settings and
 /// then the profile are added where the command line leaves an option open, and clap parses

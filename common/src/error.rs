@@ -142,6 +142,26 @@ pub fn panic_to_error() -> CommandError {
 
 const REPORTED_PANIC: &str = "internal";
 
+/// Runs a tool's command to its exit code: a panic becomes one line (see [`quiet_panics`]), an
+/// error is reported once, and a reader that went away (`| head`) is no error.
+pub fn run_to_exit(
+    tool: &'static str,
+    verbose: bool,
+    command: impl FnOnce() -> Result<ExitStatus, CommandError>,
+) -> std::process::ExitCode {
+    quiet_panics(tool);
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(command));
+    match outcome.unwrap_or_else(|_| Err(panic_to_error())) {
+        Ok(status) => status.into(),
+        Err(error) if error.is_reported() => error.status.into(),
+        Err(error) if error.code == "broken-pipe" => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            error.report(tool, verbose);
+            error.status.into()
+        }
+    }
+}
+
 /// Folds line breaks so a message stays one line whatever a server put into it.
 pub fn one_line(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

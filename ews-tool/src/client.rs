@@ -184,6 +184,21 @@ impl EwsClient {
         }
     }
 
+    /// After a busy answer (the `busy`-th for this request): give up past the limit, else
+    /// slow down and hold every request back for the server's `BackOffMilliseconds` (or an
+    /// exponential back-off when it names none).
+    async fn busy(&self, busy: &mut u32, back_off_ms: Option<u64>) -> Result<(), EwsError> {
+        *busy += 1;
+        self.counters.busy.fetch_add(1, Ordering::Relaxed);
+        if *busy > MAX_BUSY_RETRIES {
+            return Err(EwsError::Busy { attempts: *busy });
+        }
+        self.slow_down().await;
+        let attempt = *busy;
+        self.pause(back_off_ms.map_or_else(|| Self::backoff(attempt), Duration::from_millis));
+        Ok(())
+    }
+
     async fn wait_if_paused(&self) {
         let until = *lock(&self.paused_until);
         if let Some(until) = until {
@@ -286,17 +301,7 @@ impl EwsClient {
                                     && m.back_off_ms.is_some()))
                     });
                     if let Some(message) = busy_message {
-                        busy += 1;
-                        self.counters.busy.fetch_add(1, Ordering::Relaxed);
-                        if busy > MAX_BUSY_RETRIES {
-                            return Err(EwsError::Busy { attempts: busy });
-                        }
-                        self.slow_down().await;
-                        self.pause(
-                            message
-                                .back_off_ms
-                                .map_or_else(|| Self::backoff(busy), Duration::from_millis),
-                        );
+                        self.busy(&mut busy, message.back_off_ms).await?;
                         continue;
                     }
                     return Ok(envelope);
@@ -316,19 +321,7 @@ impl EwsClient {
                         });
                     };
                     match fault.response_code.as_deref() {
-                        Some("ErrorServerBusy") => {
-                            busy += 1;
-                            self.counters.busy.fetch_add(1, Ordering::Relaxed);
-                            if busy > MAX_BUSY_RETRIES {
-                                return Err(EwsError::Busy { attempts: busy });
-                            }
-                            self.slow_down().await;
-                            self.pause(
-                                fault
-                                    .back_off_ms
-                                    .map_or_else(|| Self::backoff(busy), Duration::from_millis),
-                            );
-                        }
+                        Some("ErrorServerBusy") => self.busy(&mut busy, fault.back_off_ms).await?,
                         // Exchange 2019 refuses a version it does not know with ErrorInvalidRequest.
                         Some("ErrorInvalidServerVersion" | "ErrorInvalidRequest")
                             if version > ExchangeVersion::Exchange2010Sp2

@@ -20,9 +20,10 @@ fn ews_as_account(url: &str, user: &str, password_file: &std::path::Path) -> Too
         ])
 }
 
-#[test]
-fn a_service_account_from_ad_tool_grants_over_one_ntlm_logon() {
-    let sam = unique("sa-ews-");
+/// A service account made by ad-tool with a generated password: its name, and the file
+/// holding the password (removed with the directory).
+fn new_service_account(prefix: &str) -> (String, tempfile::TempDir, std::path::PathBuf) {
+    let sam = unique(prefix);
     let dir = tempfile::tempdir().unwrap();
     let password_file = dir.path().join("password");
     ad().args(["create-user", "--name", &sam, "--sam-account-name", &sam])
@@ -35,6 +36,12 @@ fn a_service_account_from_ad_tool_grants_over_one_ntlm_logon() {
         .args([password_file.as_os_str()])
         .run()
         .expect_code(0);
+    (sam, dir, password_file)
+}
+
+#[test]
+fn a_service_account_from_ad_tool_grants_over_one_ntlm_logon() {
+    let (sam, _dir, password_file) = new_service_account("sa-ews-");
     let password = std::fs::read_to_string(&password_file)
         .unwrap()
         .trim()
@@ -116,19 +123,7 @@ fn a_service_account_from_ad_tool_grants_over_one_ntlm_logon() {
 
 #[test]
 fn a_disabled_account_cannot_log_on() {
-    let sam = unique("sa-off-");
-    let dir = tempfile::tempdir().unwrap();
-    let password_file = dir.path().join("password");
-    ad().args(["create-user", "--name", &sam, "--sam-account-name", &sam])
-        .args([
-            "--service-account",
-            "--path",
-            lab::seed::SERVICE_ACCOUNTS_OU,
-        ])
-        .args(["--generate-password", "--generated-password-file"])
-        .args([password_file.as_os_str()])
-        .run()
-        .expect_code(0);
+    let (sam, _dir, password_file) = new_service_account("sa-off-");
     let fake = exchange_with(&json!({}));
     let user = format!("LAB\\{sam}");
     ews_as_account(&fake.url, &user, &password_file)
