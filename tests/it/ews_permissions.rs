@@ -485,6 +485,8 @@ fn the_ad_tool_pipeline_grants_a_whole_ou() {
             person.mail
         );
     }
+    // Every request named its mailbox in X-AnchorMailbox, as multi-server sites need.
+    assert_eq!(fake.stats()["anchor_mismatches"], 0);
     let report = std::fs::read_to_string(
         std::env::temp_dir().join(format!("ews-report-{}.csv", std::process::id())),
     )

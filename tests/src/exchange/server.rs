@@ -210,6 +210,9 @@ pub struct Stats {
     pub connections: u64,
     /// Busy answers given (throttling and injected).
     pub busy_answers: u64,
+    /// Requests naming a mailbox whose `X-AnchorMailbox` header is missing or names another
+    /// (in a multi-server site, those land on the wrong server and are proxied or fail).
+    pub anchor_mismatches: u64,
     /// The most requests one account had in flight at once.
     pub max_in_flight: usize,
     /// SOAP operations by name.
@@ -451,6 +454,7 @@ impl Simulator {
             Ok(account) => account,
             Err(response) => return Ok(response),
         };
+        self.check_anchor(&parts.headers, &body);
         if lock(&self.state)
             .settings
             .ews_disabled
@@ -570,6 +574,21 @@ impl Simulator {
             return Ok(respond(status, "text/xml; charset=utf-8", bytes));
         }
         Ok(respond(status, "text/xml; charset=utf-8", xml))
+    }
+
+    /// Counts a request that names a mailbox without anchoring on it.
+    fn check_anchor(&self, headers: &http::HeaderMap, body: &[u8]) {
+        let Ok(envelope) = soap::parse(body) else {
+            return;
+        };
+        let anchor = headers.get("X-AnchorMailbox").and_then(|v| v.to_str().ok());
+        let mismatched = envelope
+            .mailbox_addresses()
+            .iter()
+            .any(|address| anchor.is_none_or(|a| !a.eq_ignore_ascii_case(address)));
+        if mismatched {
+            lock(&self.state).stats.anchor_mismatches += 1;
+        }
     }
 
     fn settings(&self) -> Settings {

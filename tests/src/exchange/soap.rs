@@ -41,6 +41,20 @@ impl Element {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The text of every `Mailbox/EmailAddress` anywhere below this element.
+    pub fn mailbox_addresses(&self) -> Vec<&str> {
+        let mut found = Vec::new();
+        if self.name == "Mailbox"
+            && let Some(address) = self.child("EmailAddress")
+        {
+            found.push(address.text.trim());
+        }
+        for child in &self.children {
+            found.extend(child.mailbox_addresses());
+        }
+        found
+    }
+
     /// Follows a path of child names.
     pub fn path(&self, names: &[&str]) -> Option<&Element> {
         names
