@@ -32,7 +32,9 @@ pub fn binary(name: &str) -> PathBuf {
         };
         let mut command = Command::new(cargo);
         command
-            .args(["build", "--quiet", "--bin", "ad-tool", "--bin", "ews-tool"])
+            .args([
+                "build", "--quiet", "--bin", "ad-tool", "--bin", "ews-tool", "--bin", "fake-ews",
+            ])
             .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."));
         if dir.file_name().is_some_and(|n| n == "release") {
             command.arg("--release");

@@ -151,10 +151,14 @@ pub(crate) fn print_summary(ctx: &Context, client: &EwsClient, counts: &str, sta
             counters.in_flight_limit.load(load)
         ),
     };
-    eprintln!(
-        "ews-tool: {counts} in {:.1} s ({} requests on {} connections{busy})",
-        started.elapsed().as_secs_f64(),
+    let (requests, connections) = (
         counters.requests.load(load),
         counters.connections.load(load),
+    );
+    eprintln!(
+        "ews-tool: {counts} in {:.1} s ({requests} request{} on {connections} connection{}{busy})",
+        started.elapsed().as_secs_f64(),
+        if requests == 1 { "" } else { "s" },
+        if connections == 1 { "" } else { "s" },
     );
 }
