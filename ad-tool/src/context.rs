@@ -150,11 +150,9 @@ impl Context {
             };
             match Directory::connect(&options, &credentials).await {
                 Ok(directory) => return Ok(directory),
-                Err(
-                    error @ (DirectoryError::Resolve { .. }
-                    | DirectoryError::Connect { .. }
-                    | DirectoryError::Timeout { .. }),
-                ) if index + 1 < count => {
+                Err(DirectoryError::Reach(error))
+                    if error.is_unreachable() && index + 1 < count =>
+                {
                     log::warn!(
                         "{host} cannot be reached ({error}); trying the next domain controller"
                     );

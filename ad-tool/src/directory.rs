@@ -8,6 +8,7 @@ use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use common::net::ReachError;
 use common::secret::Secret;
 use common::tls::{TlsOptions, TlsProblem, TlsSetupError};
 use ldap3::controls::{PagedResults, RawControl};
@@ -189,44 +190,9 @@ pub struct ConnectOptions {
 /// Why talking to the directory failed.
 #[derive(Debug, thiserror::Error)]
 pub enum DirectoryError {
-    /// The host name does not resolve.
-    #[error("cannot resolve the name {host}: {reason}")]
-    Resolve {
-        /// The name.
-        host: String,
-        /// The resolver's reason.
-        reason: String,
-    },
-    /// No TCP connection.
-    #[error("cannot connect to {address}: {source}")]
-    Connect {
-        /// Where.
-        address: String,
-        /// The socket error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// No answer in time.
-    #[error("{address} did not answer within {seconds} s")]
-    Timeout {
-        /// Where.
-        address: String,
-        /// The limit.
-        seconds: u64,
-    },
-    /// The TLS handshake failed.
-    #[error("TLS with {address} failed: {}", problem.as_ref().map_or_else(|| reason.clone(), TlsProblem::describe))]
-    Tls {
-        /// Where.
-        address: String,
-        /// What was wrong with the certificate, when a diagnosis could tell.
-        problem: Option<TlsProblem>,
-        /// The TLS library's reason.
-        reason: String,
-    },
-    /// The TLS settings are unusable.
+    /// The domain controller could not be reached (DNS, TCP, TLS).
     #[error(transparent)]
-    TlsSetup(#[from] TlsSetupError),
+    Reach(#[from] ReachError),
     /// The server refused StartTLS.
     #[error("{address} refused StartTLS: {failure}")]
     StartTlsRefused {
@@ -299,6 +265,12 @@ pub enum DirectoryError {
         /// What happened.
         reason: String,
     },
+}
+
+impl From<TlsSetupError> for DirectoryError {
+    fn from(error: TlsSetupError) -> Self {
+        DirectoryError::Reach(ReachError::TlsSetup(error))
+    }
 }
 
 /// One entry of a search result; attribute names compare case-insensitively.
@@ -420,12 +392,7 @@ async fn with_timeout<T>(
     timeout: Duration,
     fut: impl Future<Output = T>,
 ) -> Result<T, DirectoryError> {
-    tokio::time::timeout(timeout, fut)
-        .await
-        .map_err(|_| DirectoryError::Timeout {
-            address: address.to_owned(),
-            seconds: timeout.as_secs(),
-        })
+    Ok(common::net::within(address, timeout, fut).await?)
 }
 
 impl Directory {
@@ -930,56 +897,15 @@ async fn tcp_connect(
     endpoint: &Endpoint,
     timeout: Duration,
 ) -> Result<std::net::TcpStream, DirectoryError> {
-    let address = endpoint.address();
-    let known: Vec<SocketAddr> = endpoint
-        .addresses
-        .iter()
-        .map(|ip| SocketAddr::new(*ip, endpoint.port))
-        .collect();
-    let addrs: Vec<SocketAddr> = if known.is_empty() {
-        with_timeout(
-            &address,
-            timeout,
-            tokio::net::lookup_host((endpoint.host.as_str(), endpoint.port)),
-        )
-        .await?
-        .map_err(|e| DirectoryError::Resolve {
-            host: endpoint.host.clone(),
-            reason: e.to_string(),
-        })?
-        .collect()
-    } else {
-        known
-    };
-    if addrs.is_empty() {
-        return Err(DirectoryError::Resolve {
-            host: endpoint.host.clone(),
-            reason: "no addresses".into(),
-        });
-    }
-    let mut last_error = None;
-    for addr in addrs {
-        match with_timeout(&address, timeout, tokio::net::TcpStream::connect(addr)).await {
-            Ok(Ok(stream)) => {
-                log::debug!("TCP connection to {addr}");
-                return stream.into_std().map_err(|source| DirectoryError::Connect {
-                    address: address.clone(),
-                    source,
-                });
-            }
-            Ok(Err(source)) => {
-                last_error = Some(DirectoryError::Connect {
-                    address: address.clone(),
-                    source,
-                });
-            }
-            Err(timeout) => last_error = Some(timeout),
-        }
-    }
-    Err(last_error.unwrap_or(DirectoryError::Resolve {
-        host: endpoint.host.clone(),
-        reason: "no addresses".into(),
-    }))
+    let stream =
+        common::net::connect_tcp(&endpoint.host, endpoint.port, &endpoint.addresses, timeout)
+            .await?;
+    stream.into_std().map_err(|source| {
+        DirectoryError::from(ReachError::Connect {
+            address: endpoint.address(),
+            source,
+        })
+    })
 }
 
 /// Turns ldap3's connection error into one an admin can act on; a TLS failure gets a second,
@@ -1000,21 +926,21 @@ async fn connect_error(
                     .await
                     .ok()
                     .flatten();
-            DirectoryError::Tls {
+            DirectoryError::Reach(ReachError::Tls {
                 address,
                 problem,
                 reason: source.to_string(),
-            }
+            })
         }
-        LdapError::Timeout { .. } => DirectoryError::Timeout {
+        LdapError::Timeout { .. } => DirectoryError::Reach(ReachError::Timeout {
             address,
             seconds: options.timeout.as_secs(),
-        },
+        }),
         LdapError::LdapResult { result } => DirectoryError::StartTlsRefused {
             address,
             failure: LdapFailure::new(result.rc, &result.text),
         },
-        LdapError::Io { source } => DirectoryError::Connect { address, source },
+        LdapError::Io { source } => DirectoryError::Reach(ReachError::Connect { address, source }),
         other => DirectoryError::Broken {
             address,
             operation: "connecting",

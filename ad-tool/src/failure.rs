@@ -1,35 +1,23 @@
 //! The one place where the directory's errors become what the operator reads: one line naming
 //! what failed, the cause in admin words, what to do, and the exit code.
 
+use common::net::ReachHints;
 use common::{CommandError, ExitStatus};
 
 use crate::diagnostic::{rc, win32};
 use crate::directory::DirectoryError;
 
+/// What to check when the domain controller cannot be reached.
+const REACH_HINTS: ReachHints = ReachHints {
+    resolve: "check --server and this machine's DNS",
+    connect: "check --server and that the domain controller accepts LDAPS (636) from here; with --starttls the port is 389",
+    timeout: "check the network path to the domain controller, or raise --timeout",
+};
+
 /// Explains a directory error. `item` names what the command was working on.
 pub fn explain(error: &DirectoryError) -> CommandError {
     match error {
-        DirectoryError::Resolve { host, reason } => CommandError::new(ExitStatus::Connect, format!("cannot resolve the name {host} ({reason})"))
-            .with_hint("check --server and this machine's DNS")
-            .with_code("resolve"),
-        DirectoryError::Connect { address, source } => CommandError::new(ExitStatus::Connect, format!("cannot connect to {address} ({source})"))
-            .with_hint("check --server and that the domain controller accepts LDAPS (636) from here; with --starttls the port is 389")
-            .with_code("connect"),
-        DirectoryError::Timeout { address, seconds } => CommandError::new(ExitStatus::Connect, format!("{address} did not answer within {seconds} s"))
-            .with_hint("check the network path to the domain controller, or raise --timeout")
-            .with_code("timeout"),
-        DirectoryError::Tls { address, problem, reason } => {
-            let message = match problem {
-                Some(problem) => format!("TLS with {address} failed: {}", problem.describe()),
-                None => format!("TLS with {address} failed ({reason})"),
-            };
-            let error = CommandError::new(ExitStatus::Connect, message).with_code("tls").with_detail(reason.clone());
-            match problem.as_ref().and_then(common::tls::TlsProblem::hint) {
-                Some(hint) => error.with_hint(hint),
-                None => error,
-            }
-        }
-        DirectoryError::TlsSetup(e) => CommandError::usage(e.to_string()).with_code("tls-setup"),
+        DirectoryError::Reach(e) => e.explain(&REACH_HINTS),
         DirectoryError::StartTlsRefused { address, failure } => {
             CommandError::new(ExitStatus::Connect, format!("{address} refused StartTLS ({})", failure.rc_name()))
                 .with_hint("use LDAPS on port 636 (drop --starttls), or have TLS enabled on the domain controller")
@@ -137,13 +125,13 @@ mod tests {
 
     #[test]
     fn unknown_ca_points_at_ca_file() {
-        let err = explain(&DirectoryError::Tls {
+        let err = explain(&DirectoryError::Reach(common::net::ReachError::Tls {
             address: "dc1:636".into(),
             problem: Some(TlsProblem::UnknownCa {
                 issuer: "CN=Lab CA".into(),
             }),
             reason: "certificate verify failed".into(),
-        });
+        }));
         assert_eq!(err.status, ExitStatus::Connect);
         assert!(err.to_string().contains("--ca-file"), "{err}");
         assert!(!err.to_string().contains('\n'));

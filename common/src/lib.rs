@@ -19,6 +19,7 @@ pub mod config;
 pub mod error;
 pub mod exit;
 pub mod logging;
+pub mod net;
 pub mod output;
 pub mod secret;
 pub mod sid;

@@ -1,6 +1,7 @@
 //! What can go wrong talking to Exchange, and the one place those errors become the line the
 //! operator reads: what failed, the cause in admin words, what to do, and the exit code.
 
+use common::net::ReachHints;
 use common::{CommandError, ExitStatus};
 
 use crate::response::{ParseError, SoapFault};
@@ -188,29 +189,16 @@ fn explain_code(mailbox: &str, code: &str, text: &str, who: Who<'_>) -> CommandE
         .with_code(short)
 }
 
+/// What to check when Exchange cannot be reached.
+const REACH_HINTS: ReachHints = ReachHints {
+    resolve: "check --url and this machine's DNS",
+    connect: "check --url and that HTTPS is reachable from here",
+    timeout: "check the network path, or raise --timeout",
+};
+
 fn explain_transport(error: &TransportError) -> CommandError {
     match error {
-        TransportError::Resolve { host, reason } => {
-            CommandError::new(ExitStatus::Connect, format!("cannot resolve the name {host} ({reason})")).with_hint("check --url and this machine's DNS").with_code("resolve")
-        }
-        TransportError::Connect { address, source } => {
-            CommandError::new(ExitStatus::Connect, format!("cannot connect to {address} ({source})")).with_hint("check --url and that HTTPS is reachable from here").with_code("connect")
-        }
-        TransportError::Timeout { address, seconds } => CommandError::new(ExitStatus::Connect, format!("{address} did not answer within {seconds} s"))
-            .with_hint("check the network path, or raise --timeout")
-            .with_code("timeout"),
-        TransportError::Tls { address, problem, reason } => {
-            let message = match problem {
-                Some(p) => format!("TLS with {address} failed: {}", p.describe()),
-                None => format!("TLS with {address} failed ({reason})"),
-            };
-            let error = CommandError::new(ExitStatus::Connect, message).with_code("tls").with_detail(reason.clone());
-            match problem.as_ref().and_then(common::tls::TlsProblem::hint) {
-                Some(hint) => error.with_hint(hint),
-                None => error,
-            }
-        }
-        TransportError::TlsSetup(e) => CommandError::usage(e.to_string()).with_code("tls-setup"),
+        TransportError::Reach(e) => e.explain(&REACH_HINTS),
         TransportError::ConnectionLost { address, reason } => CommandError::new(ExitStatus::Connect, format!("the connection to {address} broke ({reason})")).with_code("connection"),
         TransportError::SchemeNotOffered { address, scheme, offered } => {
             CommandError::new(ExitStatus::Denied, format!("{address} does not offer {scheme} authentication (it offers {offered})"))

@@ -3,13 +3,13 @@
 //! requests on it need nothing more, as IIS does it; Basic sends its header on every request.
 //! Built on hyper's connection-level client so the handshake cannot wander to another socket.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
 use common::base64::{decode as base64_decode, encode as base64};
+use common::net::ReachError;
 use common::secret::Secret;
-use common::tls::{TlsOptions, TlsProblem};
+use common::tls::TlsOptions;
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::client::conn::http1::SendRequest;
@@ -162,44 +162,9 @@ impl Endpoint {
 /// Why a request did not get an HTTP answer, or got one that is not EWS.
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
-    /// DNS.
-    #[error("cannot resolve {host}: {reason}")]
-    Resolve {
-        /// The host.
-        host: String,
-        /// Why.
-        reason: String,
-    },
-    /// TCP.
-    #[error("cannot connect to {address}: {source}")]
-    Connect {
-        /// Where.
-        address: String,
-        /// The socket error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// No answer in time.
-    #[error("{address} did not answer within {seconds} s")]
-    Timeout {
-        /// Where.
-        address: String,
-        /// The limit.
-        seconds: u64,
-    },
-    /// TLS handshake.
-    #[error("TLS with {address} failed: {}", problem.as_ref().map_or_else(|| reason.clone(), TlsProblem::describe))]
-    Tls {
-        /// Where.
-        address: String,
-        /// What is wrong with the certificate, when known.
-        problem: Option<TlsProblem>,
-        /// The library's reason.
-        reason: String,
-    },
-    /// TLS settings.
+    /// The server could not be reached (DNS, TCP, TLS).
     #[error(transparent)]
-    TlsSetup(#[from] common::tls::TlsSetupError),
+    Reach(#[from] ReachError),
     /// The connection broke mid-request.
     #[error("the connection to {address} broke: {reason}")]
     ConnectionLost {
@@ -272,12 +237,7 @@ async fn within<T>(
     timeout: Duration,
     fut: impl Future<Output = T>,
 ) -> Result<T, TransportError> {
-    tokio::time::timeout(timeout, fut)
-        .await
-        .map_err(|_| TransportError::Timeout {
-            address: address.to_owned(),
-            seconds: timeout.as_secs(),
-        })
+    Ok(common::net::within(address, timeout, fut).await?)
 }
 
 impl Connection {
@@ -288,43 +248,10 @@ impl Connection {
         timeout: Duration,
     ) -> Result<Self, TransportError> {
         let address = format!("{}:{}", endpoint.host, endpoint.port);
-        let addrs: Vec<SocketAddr> = within(
-            &address,
-            timeout,
-            tokio::net::lookup_host((endpoint.host.as_str(), endpoint.port)),
-        )
-        .await?
-        .map_err(|e| TransportError::Resolve {
-            host: endpoint.host.clone(),
-            reason: e.to_string(),
-        })?
-        .collect();
-        let mut last = None;
-        let mut tcp = None;
-        for addr in addrs {
-            match within(&address, timeout, tokio::net::TcpStream::connect(addr)).await {
-                Ok(Ok(stream)) => {
-                    tcp = Some(stream);
-                    break;
-                }
-                Ok(Err(source)) => {
-                    last = Some(TransportError::Connect {
-                        address: address.clone(),
-                        source,
-                    });
-                }
-                Err(e) => last = Some(e),
-            }
-        }
-        let tcp = tcp.ok_or_else(|| {
-            last.unwrap_or(TransportError::Resolve {
-                host: endpoint.host.clone(),
-                reason: "no addresses".into(),
-            })
-        })?;
-        let _ = tcp.set_nodelay(true);
+        let tcp = common::net::connect_tcp(&endpoint.host, endpoint.port, &[], timeout).await?;
         let peer = tcp.peer_addr().ok();
-        let connector = tokio_native_tls::TlsConnector::from(tls.native_connector()?);
+        let connector =
+            tokio_native_tls::TlsConnector::from(tls.native_connector().map_err(ReachError::from)?);
         let stream = match within(&address, timeout, connector.connect(&endpoint.host, tcp)).await?
         {
             Ok(stream) => stream,
@@ -343,11 +270,12 @@ impl Connection {
                     .flatten(),
                     None => None,
                 };
-                return Err(TransportError::Tls {
+                return Err(ReachError::Tls {
                     address,
                     problem,
                     reason,
-                });
+                }
+                .into());
             }
         };
         let channel_binding = stream
