@@ -90,9 +90,17 @@ impl MailboxOutcome {
             }),
         }
     }
+}
 
-    /// One line of human output.
-    pub fn write_line(&self, out: &mut impl Write) -> io::Result<()> {
+/// A per-mailbox record a command prints: JSON as it serializes, or its human lines.
+pub trait MailboxRecord: Serialize {
+    /// The human rendering.
+    fn write_human(&self, out: &mut impl Write) -> io::Result<()>;
+}
+
+impl MailboxRecord for MailboxOutcome {
+    /// One line.
+    fn write_human(&self, out: &mut impl Write) -> io::Result<()> {
         let level = |l: Option<Level>| l.map_or("-".to_owned(), |l| l.to_string());
         let detail = match (&self.error, self.action) {
             (Some(e), _) => format!("error: {}", e.message),

@@ -35,6 +35,13 @@ fn grant_list_revoke_round_trip() {
         "{}",
         grant.stderr
     );
+    assert_eq!(
+        grant.stderr.lines().count(),
+        1,
+        "one line: {}",
+        grant.stderr
+    );
+    assert_eq!(grant.json()[0]["action"], "failed");
 
     let grant = ews()
         .args([

@@ -3,16 +3,15 @@
 use std::io::{self, Write};
 
 use clap::Args;
-use common::output::{Shape, Table};
+use common::output::Table;
 use common::{CommandError, ExitStatus};
-use futures::StreamExt;
 use serde::Serialize;
 
+use super::{Prepared, each_mailbox, prepare};
 use crate::cli::MailboxArgs;
-use crate::context::{Context, output_error};
+use crate::context::Context;
 use crate::error::{self, Who};
-use crate::mailboxes;
-use crate::outcome::ErrorRecord;
+use crate::outcome::{ErrorRecord, MailboxRecord};
 use crate::permissions::{CalendarPermission, Level, Rights};
 
 /// Options of `list`.
@@ -70,7 +69,7 @@ pub struct CalendarRecord {
     pub error: Option<ErrorRecord>,
 }
 
-impl CalendarRecord {
+impl MailboxRecord for CalendarRecord {
     fn write_human(&self, out: &mut impl Write) -> io::Result<()> {
         writeln!(out, "{}", self.mailbox)?;
         if let Some(error) = &self.error {
@@ -104,91 +103,54 @@ impl CalendarRecord {
 
 /// Runs `list`.
 pub async fn run(args: ListArgs, ctx: &Context) -> Result<ExitStatus, CommandError> {
-    ctx.check_stdin(args.mailboxes.mailboxes_file.as_deref())?;
-    let entries = mailboxes::collect(
-        &args.mailboxes.mailboxes,
-        args.mailboxes.mailboxes_file.as_deref(),
-    )?;
-    let single = entries.len() == 1;
-    let total = entries.len();
-    let concurrency = usize::from(args.concurrency).min(entries.len()).max(1);
-    let client = ctx.client(concurrency)?;
+    let Prepared {
+        entries,
+        concurrency,
+        client,
+    } = prepare(ctx, &args.mailboxes, args.concurrency)?;
     let user = ctx.global.user.clone().unwrap_or_default();
     let who = Who {
         user: &user,
         grantee: None,
     };
-    let mut results = futures::stream::iter(entries)
-        .map(|entry| {
-            let client = &client;
-            async move {
-                let result = match &entry.problem {
-                    Some(problem) => {
-                        Err(CommandError::usage(problem.clone()).with_code("mailboxes"))
-                    }
-                    None => client
-                        .calendar(&entry.address)
-                        .await
-                        .map_err(|e| error::explain(&e, who)),
-                };
-                (entry.address, result)
-            }
-        })
-        .buffered(concurrency);
-    let started = std::time::Instant::now();
-    let mut output = ctx.output(Shape::Many);
-    let mut failures = Vec::new();
-    while let Some((mailbox, result)) = results.next().await {
-        let record = match result {
-            Ok(folder) => {
-                let set = folder.permissions.unwrap_or_default();
-                CalendarRecord {
-                    mailbox,
-                    entries: set.entries.iter().map(EntryRecord::from).collect(),
-                    unknown_entries: set.unknown_entries,
-                    error: None,
-                }
-            }
-            Err(error) => {
-                let error = error.with_item(mailbox.clone());
-                if !single {
-                    error.report("ews-tool", ctx.verbose());
-                }
-                let record = CalendarRecord {
-                    mailbox,
-                    entries: Vec::new(),
-                    unknown_entries: Vec::new(),
-                    error: Some(ErrorRecord {
-                        code: error.code,
-                        message: error.summary(),
-                    }),
-                };
-                failures.push(error);
-                if single && output.format() == common::output::OutputFormat::Human {
-                    continue;
-                }
-                record
-            }
-        };
-        output
-            .record(&record, |w| record.write_human(w))
-            .map_err(output_error)?;
-    }
-    drop(results);
-    output.finish().map_err(output_error)?;
-    if !single {
-        let counts = match failures.len() {
-            0 => format!("{total} mailboxes: {total} listed"),
-            failed => format!(
-                "{total} mailboxes: {} listed, {failed} failed",
-                total - failed
-            ),
-        };
-        super::print_summary(ctx, &client, &counts, started);
-    }
-    match (single, failures.pop()) {
-        (true, Some(error)) => Err(error),
-        (false, Some(_)) => Ok(ExitStatus::ItemsFailed),
-        (_, None) => Ok(ExitStatus::Success),
-    }
+    let total = entries.len();
+    let client_ref = &client;
+    let finished = each_mailbox(
+        ctx,
+        entries,
+        concurrency,
+        move |mailbox| async move {
+            let set = client_ref
+                .calendar(&mailbox)
+                .await
+                .map_err(|e| error::explain(&e, who))?
+                .permissions
+                .unwrap_or_default();
+            Ok(CalendarRecord {
+                mailbox,
+                entries: set.entries.iter().map(EntryRecord::from).collect(),
+                unknown_entries: set.unknown_entries,
+                error: None,
+            })
+        },
+        |mailbox, error| CalendarRecord {
+            mailbox: mailbox.to_owned(),
+            entries: Vec::new(),
+            unknown_entries: Vec::new(),
+            error: Some(ErrorRecord {
+                code: error.code,
+                message: error.summary(),
+            }),
+        },
+    )
+    .await?;
+    let counts = match finished.failed {
+        0 => format!("{total} mailboxes: {total} listed"),
+        failed => format!(
+            "{total} mailboxes: {} listed, {failed} failed",
+            total - failed
+        ),
+    };
+    finished.summarize(ctx, &client, &counts);
+    finished.exit()
 }

@@ -1,5 +1,6 @@
 //! The subcommands, one module each, and what grant and revoke share.
 
+use std::future::Future;
 use std::time::Instant;
 
 use clap::Subcommand;
@@ -12,8 +13,8 @@ use crate::cli::{BatchArgs, MailboxArgs};
 use crate::client::EwsClient;
 use crate::context::{Context, output_error};
 use crate::error::Who;
-use crate::mailboxes;
-use crate::outcome::{MailboxOutcome, Summary, write_report};
+use crate::mailboxes::{self, MailboxEntry};
+use crate::outcome::{MailboxOutcome, MailboxRecord, Summary, write_report};
 
 pub mod check;
 pub mod grant;
@@ -43,97 +44,172 @@ pub async fn dispatch(command: Command, ctx: &Context) -> Result<ExitStatus, Com
     }
 }
 
-/// Grant or revoke on every mailbox: outcomes in input order as they complete, a summary on
-/// stderr, the CSV report. A single mailbox's failure ends the run with that failure's exit
-/// code; in a batch, failures make the exit code 1.
+/// The mailboxes a command was given and a client sized for them.
+pub(crate) struct Prepared {
+    /// The mailboxes, in input order (bad lines carry their problem).
+    pub entries: Vec<MailboxEntry>,
+    /// Mailboxes worked on at once.
+    pub concurrency: usize,
+    /// The client, with that many connections.
+    pub client: EwsClient,
+}
+
+/// Reads the mailboxes (from the options and the file) and opens a client with no more
+/// connections than there are mailboxes.
+pub(crate) fn prepare(
+    ctx: &Context,
+    mailbox_args: &MailboxArgs,
+    concurrency: u16,
+) -> Result<Prepared, CommandError> {
+    ctx.check_stdin(mailbox_args.mailboxes_file.as_deref())?;
+    let entries = mailboxes::collect(
+        &mailbox_args.mailboxes,
+        mailbox_args.mailboxes_file.as_deref(),
+    )?;
+    let concurrency = usize::from(concurrency).min(entries.len()).max(1);
+    let client = ctx.client(concurrency)?;
+    Ok(Prepared {
+        entries,
+        concurrency,
+        client,
+    })
+}
+
+/// What a run over the mailboxes leaves.
+pub(crate) struct Finished<R> {
+    /// Every record, failures included, in input order.
+    pub records: Vec<R>,
+    /// How many mailboxes failed.
+    pub failed: usize,
+    single: bool,
+    single_error: Option<CommandError>,
+    started: Instant,
+}
+
+impl<R> Finished<R> {
+    /// The closing line on stderr, for a batch of more than one mailbox.
+    pub fn summarize(&self, ctx: &Context, client: &EwsClient, counts: &str) {
+        if !self.single {
+            print_summary(ctx, client, counts, self.started);
+        }
+    }
+
+    /// The exit: a single mailbox's failure is the command's error (reported once, by the
+    /// caller); in a batch, any failure makes it 1.
+    pub fn exit(self) -> Result<ExitStatus, CommandError> {
+        match (self.single_error, self.failed) {
+            (Some(error), _) => Err(error),
+            (None, 0) => Ok(ExitStatus::Success),
+            (None, _) => Ok(ExitStatus::ItemsFailed),
+        }
+    }
+}
+
+/// Runs `work` on every mailbox, `concurrency` at once, printing each record in input order as
+/// it completes. In a batch a failure is reported on stderr as it happens and `failed` makes
+/// its record; a single mailbox's failure is left for the caller to report once (with human
+/// output it prints no record either).
+pub(crate) async fn each_mailbox<R, Fut>(
+    ctx: &Context,
+    entries: Vec<MailboxEntry>,
+    concurrency: usize,
+    work: impl Fn(String) -> Fut,
+    failed: impl Fn(&str, &CommandError) -> R,
+) -> Result<Finished<R>, CommandError>
+where
+    R: MailboxRecord,
+    Fut: Future<Output = Result<R, CommandError>>,
+{
+    let single = entries.len() == 1;
+    let started = Instant::now();
+    let work = &work;
+    let mut results = futures::stream::iter(entries)
+        .map(|entry| async move {
+            let result = match entry.problem {
+                Some(problem) => Err(CommandError::usage(problem).with_code("mailboxes")),
+                None => work(entry.address.clone()).await,
+            };
+            let result = result.map_err(|e| e.with_item(entry.address.clone()));
+            (entry.address, result)
+        })
+        .buffered(concurrency);
+    let mut output = ctx.output(Shape::Many);
+    let mut finished = Finished {
+        records: Vec::new(),
+        failed: 0,
+        single,
+        single_error: None,
+        started,
+    };
+    while let Some((mailbox, result)) = results.next().await {
+        let record = match result {
+            Ok(record) => record,
+            Err(error) => {
+                let record = failed(&mailbox, &error);
+                finished.failed += 1;
+                if !single {
+                    error.report("ews-tool", ctx.verbose());
+                } else if output.format() == common::output::OutputFormat::Human {
+                    finished.single_error = Some(error);
+                    finished.records.push(record);
+                    continue;
+                } else {
+                    finished.single_error = Some(error);
+                }
+                record
+            }
+        };
+        output
+            .record(&record, |w| record.write_human(w))
+            .map_err(output_error)?;
+        finished.records.push(record);
+    }
+    drop(results);
+    output.finish().map_err(output_error)?;
+    Ok(finished)
+}
+
+/// Grant or revoke on every mailbox: the records, the CSV report and the summary.
 pub async fn run_edits(
     ctx: &Context,
     mailbox_args: &MailboxArgs,
     batch_args: &BatchArgs,
     request: EditRequest,
 ) -> Result<ExitStatus, CommandError> {
-    ctx.check_stdin(mailbox_args.mailboxes_file.as_deref())?;
-    let entries = mailboxes::collect(
-        &mailbox_args.mailboxes,
-        mailbox_args.mailboxes_file.as_deref(),
-    )?;
-    let single = entries.len() == 1;
-    let concurrency = usize::from(batch_args.concurrency)
-        .min(entries.len())
-        .max(1);
-    let client = ctx.client(concurrency)?;
+    let Prepared {
+        entries,
+        concurrency,
+        client,
+    } = prepare(ctx, mailbox_args, batch_args.concurrency)?;
     let user = ctx.global.user.clone().unwrap_or_default();
     let grantee = request.grantee.to_string();
     let who = Who {
         user: &user,
         grantee: Some(&grantee),
     };
-    let started = Instant::now();
-    let mut results = futures::stream::iter(entries)
-        .map(|entry| {
-            let (client, request) = (&client, &request);
-            async move {
-                match entry.problem {
-                    Some(problem) => Err(CommandError::usage(problem)
-                        .with_code("mailboxes")
-                        .with_item(entry.address.clone()))
-                    .map_err(|e| (entry.address, e)),
-                    None => batch::edit_mailbox(client, &entry.address, request, who)
-                        .await
-                        .map_err(|e| (entry.address, e)),
-                }
-            }
-        })
-        .buffered(concurrency);
-    let mut output = ctx.output(Shape::Many);
-    let mut summary = Summary::default();
-    let mut outcomes: Vec<MailboxOutcome> = Vec::new();
-    let mut single_error = None;
-    while let Some(result) = results.next().await {
-        let outcome = match result {
-            Ok(outcome) => outcome,
-            Err((mailbox, error)) => {
-                let outcome = MailboxOutcome::failed(&mailbox, &grantee, &error);
-                if single && output.format() == common::output::OutputFormat::Human {
-                    single_error = Some(error);
-                    summary.add(outcome.action);
-                    outcomes.push(outcome);
-                    continue;
-                }
-                error.report("ews-tool", ctx.verbose());
-                if single {
-                    single_error = Some(error);
-                }
-                outcome
-            }
-        };
-        summary.add(outcome.action);
-        output
-            .record(&outcome, |w| outcome.write_line(w))
-            .map_err(output_error)?;
-        outcomes.push(outcome);
-    }
-    drop(results);
-    output.finish().map_err(output_error)?;
+    let (client_ref, request) = (&client, &request);
+    let finished = each_mailbox(
+        ctx,
+        entries,
+        concurrency,
+        move |mailbox| async move { batch::edit_mailbox(client_ref, &mailbox, request, who).await },
+        |mailbox, error| MailboxOutcome::failed(mailbox, &grantee, error),
+    )
+    .await?;
     if let Some(path) = &batch_args.report {
-        write_report(path, &outcomes).map_err(|e| {
+        write_report(path, &finished.records).map_err(|e| {
             CommandError::new(
                 ExitStatus::ItemsFailed,
                 format!("cannot write the report {}: {e}", path.display()),
             )
         })?;
     }
-    if !single {
-        print_summary(ctx, &client, &summary.line(), started);
+    let mut summary = Summary::default();
+    for outcome in &finished.records {
+        summary.add(outcome.action);
     }
-    match single_error {
-        Some(error) => Err(error),
-        None => Ok(if summary.any_failed() {
-            ExitStatus::ItemsFailed
-        } else {
-            ExitStatus::Success
-        }),
-    }
+    finished.summarize(ctx, &client, &summary.line());
+    finished.exit()
 }
 
 /// The closing line of a batch on stderr (unless `--quiet`): the counts, the time taken, the
