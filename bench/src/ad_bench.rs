@@ -12,8 +12,7 @@
 //!     cargo run --release -p bench --bin ad-bench [-- --accounts 500 --rounds 3 --singles 15]
 
 use std::fmt::Write as _;
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use lab::samba::SambaDc;
@@ -29,18 +28,10 @@ struct Settings {
 }
 
 fn settings() -> Settings {
-    let args: Vec<String> = std::env::args().collect();
-    let value = |name: &str, default: usize| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
     Settings {
-        accounts: value("--accounts", 500),
-        rounds: value("--rounds", 3),
-        singles: value("--singles", 15),
+        accounts: bench::option("--accounts", 500),
+        rounds: bench::option("--rounds", 3),
+        singles: bench::option("--singles", 15),
     }
 }
 
@@ -49,31 +40,8 @@ fn median(mut samples: Vec<Duration>) -> Duration {
     samples[samples.len() / 2]
 }
 
-fn timed(mut command: Command, stdin: Option<&str>) -> Duration {
-    command
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        });
-    let start = Instant::now();
-    let mut child = command
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", command.get_program().display()));
-    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        let _ = pipe.write_all(text.as_bytes());
-    }
-    let output = child.wait_with_output().expect("wait");
-    let elapsed = start.elapsed();
-    assert!(
-        output.status.success(),
-        "{} failed: {}",
-        command.get_program().display(),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    elapsed
+fn timed(command: Command, stdin: Option<&str>) -> Duration {
+    bench::timed(command, stdin).0
 }
 
 fn ad_tool(dc: &SambaDc) -> Command {

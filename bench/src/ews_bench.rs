@@ -14,8 +14,8 @@
 //!
 //!     cargo run --release -p bench --bin ews-bench [-- --mailboxes 1000 --latency-ms 20 --concurrency 8]
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use lab::fake_ews::FakeEws;
 use lab::samba::SambaDc;
@@ -27,18 +27,10 @@ struct Settings {
 }
 
 fn settings() -> Settings {
-    let args: Vec<String> = std::env::args().collect();
-    let value = |name: &str, default: usize| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
     Settings {
-        mailboxes: value("--mailboxes", 1000),
-        latency_ms: u64::try_from(value("--latency-ms", 20)).unwrap_or(20),
-        concurrency: value("--concurrency", 8),
+        mailboxes: bench::option("--mailboxes", 1000),
+        latency_ms: u64::try_from(bench::option("--latency-ms", 20)).unwrap_or(20),
+        concurrency: bench::option("--concurrency", 8),
     }
 }
 
@@ -53,20 +45,8 @@ fn ews_tool(dc: &SambaDc, fake: &FakeEws, args: &[String], stdin: &str) -> (Dura
         .arg("--password-file")
         .arg(&dc.user_password_file)
         .args(["-o", "jsonl"])
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let start = Instant::now();
-    let mut child = command.spawn().expect("ews-tool");
-    if let Some(mut pipe) = child.stdin.take() {
-        use std::io::Write;
-        let _ = pipe.write_all(stdin.as_bytes());
-    }
-    let output = child.wait_with_output().expect("wait");
-    let elapsed = start.elapsed();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(output.status.success(), "ews-tool failed: {stderr}");
+        .args(args);
+    let (elapsed, stderr) = bench::timed(command, Some(stdin));
     (elapsed, stderr.lines().last().unwrap_or("").to_owned())
 }
 
