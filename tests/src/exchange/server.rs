@@ -454,7 +454,6 @@ impl Simulator {
             Ok(account) => account,
             Err(response) => return Ok(response),
         };
-        self.check_anchor(&parts.headers, &body);
         if lock(&self.state)
             .settings
             .ews_disabled
@@ -470,6 +469,11 @@ impl Simulator {
         if body.is_empty() {
             // The first leg of a logon that was already accepted: nothing to do.
             return Ok(respond(StatusCode::OK, "text/xml", ""));
+        }
+        // Read once; a body that does not parse gets its schema fault in `soap`.
+        let envelope = soap::parse(&body);
+        if let Ok(envelope) = &envelope {
+            self.check_anchor(&parts.headers, envelope);
         }
         // Injected faults, in the order a client would meet them.
         let (latency, drop, unavailable) = {
@@ -525,7 +529,8 @@ impl Simulator {
         let (status, xml, operation) = match throttled {
             Some((ms, true)) => {
                 let text = "The server cannot service this request right now. Try again later.";
-                let asked = soap::parse(&body)
+                let asked = envelope
+                    .as_ref()
                     .ok()
                     .and_then(|e| {
                         e.child("Body")
@@ -553,7 +558,7 @@ impl Simulator {
                 ),
                 "busy".to_owned(),
             ),
-            None => self.soap(&body, &account),
+            None => self.soap(&envelope, &account),
         };
         {
             let mut state = lock(&self.state);
@@ -577,10 +582,7 @@ impl Simulator {
     }
 
     /// Counts a request that names a mailbox without anchoring on it.
-    fn check_anchor(&self, headers: &http::HeaderMap, body: &[u8]) {
-        let Ok(envelope) = soap::parse(body) else {
-            return;
-        };
+    fn check_anchor(&self, headers: &http::HeaderMap, envelope: &Element) {
         let anchor = headers.get("X-AnchorMailbox").and_then(|v| v.to_str().ok());
         let mismatched = envelope
             .mailbox_addresses()
@@ -596,7 +598,11 @@ impl Simulator {
     }
 
     /// Handles one SOAP request; returns the status, the body and the operation's name.
-    fn soap(&self, body: &[u8], account: &Principal) -> (StatusCode, String, String) {
+    fn soap(
+        &self,
+        envelope: &Result<Element, String>,
+        account: &Principal,
+    ) -> (StatusCode, String, String) {
         let settings = self.settings();
         let fault = |code: &str, text: &str| {
             (
@@ -605,7 +611,7 @@ impl Simulator {
                 "fault".to_owned(),
             )
         };
-        let envelope = match soap::parse(body) {
+        let envelope = match envelope {
             Ok(envelope) => envelope,
             Err(e) => {
                 return fault(
