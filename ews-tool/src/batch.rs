@@ -38,34 +38,11 @@ fn outcome(mailbox: &str, request: &EditRequest, edit: Edit, dry_run: bool) -> M
     let (action, before, after) = match edit {
         Edit::Unchanged { level: None } => (Action::Absent, None, None),
         Edit::Unchanged { level } => (Action::Unchanged, level, level),
-        Edit::Granted { level } => (
-            if dry_run {
-                Action::WouldGrant
-            } else {
-                Action::Granted
-            },
-            None,
-            Some(level),
-        ),
-        Edit::Updated { before, after } => (
-            if dry_run {
-                Action::WouldUpdate
-            } else {
-                Action::Updated
-            },
-            Some(before),
-            Some(after),
-        ),
-        Edit::Revoked { before } => (
-            if dry_run {
-                Action::WouldRevoke
-            } else {
-                Action::Revoked
-            },
-            Some(before),
-            None,
-        ),
+        Edit::Granted { level } => (Action::Granted, None, Some(level)),
+        Edit::Updated { before, after } => (Action::Updated, Some(before), Some(after)),
+        Edit::Revoked { before } => (Action::Revoked, Some(before), None),
     };
+    let action = if dry_run { action.planned() } else { action };
     MailboxOutcome {
         mailbox: mailbox.to_owned(),
         grantee: request.grantee.to_string(),
@@ -76,14 +53,15 @@ fn outcome(mailbox: &str, request: &EditRequest, edit: Edit, dry_run: bool) -> M
     }
 }
 
-/// Applies the request to one mailbox's calendar.
+/// Applies the request to one mailbox's calendar. Errors name the mailbox once the batch
+/// driver (`commands::each_mailbox`) adds it as their item.
 pub async fn edit_mailbox(
     client: &EwsClient,
     mailbox: &str,
     request: &EditRequest,
     who: Who<'_>,
 ) -> Result<MailboxOutcome, CommandError> {
-    let explain = |e: &EwsError| error::explain(e, who).with_item(mailbox);
+    let explain = |e: &EwsError| error::explain(e, who);
     for attempt in 1..=MAX_CONFLICT_RETRIES {
         let folder = client.calendar(mailbox).await.map_err(|e| explain(&e))?;
         let mut set = folder
@@ -94,11 +72,7 @@ pub async fn edit_mailbox(
             Change::Grant(level) => permissions::grant(&mut set, &request.grantee, level),
             Change::Revoke => permissions::revoke(&mut set, &request.grantee),
         }
-        .map_err(|e| {
-            CommandError::usage(e.to_string())
-                .with_code("edit")
-                .with_item(mailbox)
-        })?;
+        .map_err(|e| CommandError::usage(e.to_string()).with_code("edit"))?;
         if matches!(edit, Edit::Unchanged { .. }) {
             return Ok(outcome(mailbox, request, edit, false));
         }
@@ -108,8 +82,7 @@ pub async fn edit_mailbox(
                 format!("the calendar holds {unwritable} entr{} Exchange cannot resolve (deleted users?), which any update removes; nothing was changed", if unwritable == 1 { "y" } else { "ies" }),
             )
             .with_hint("add --drop-unknown-entries to update it all the same")
-            .with_code("unknown-entries")
-            .with_item(mailbox));
+            .with_code("unknown-entries"));
         }
         if request.dry_run {
             return Ok(outcome(mailbox, request, edit, true));

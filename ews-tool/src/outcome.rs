@@ -47,6 +47,17 @@ impl Action {
             Action::Failed => "failed",
         }
     }
+
+    /// What `--dry-run` reports instead of a change it did not make.
+    #[must_use]
+    pub fn planned(self) -> Self {
+        match self {
+            Action::Granted => Action::WouldGrant,
+            Action::Updated => Action::WouldUpdate,
+            Action::Revoked => Action::WouldRevoke,
+            other => other,
+        }
+    }
 }
 
 /// An error in an outcome.
