@@ -749,18 +749,22 @@ impl Simulator {
         (StatusCode::OK, soap::envelope(&server, &body), name)
     }
 
-    fn calendar_of(&self, mailbox: &str) -> Calendar {
+    /// Works on a mailbox's calendar under the state's lock, creating it (Default and
+    /// Anonymous only) on first use.
+    fn with_calendar<T>(&self, mailbox: &str, work: impl FnOnce(&mut Calendar) -> T) -> T {
         let key = mailbox.to_ascii_lowercase();
-        lock(&self.state)
-            .calendars
-            .entry(key.clone())
-            .or_insert_with(|| {
-                Calendar::new(format!(
-                    "AAMkAGCal{}",
-                    common::base64::encode(key.as_bytes())
-                ))
-            })
-            .clone()
+        let mut state = lock(&self.state);
+        let calendar = state.calendars.entry(key.clone()).or_insert_with(|| {
+            Calendar::new(format!(
+                "AAMkAGCal{}",
+                common::base64::encode(key.as_bytes())
+            ))
+        });
+        work(calendar)
+    }
+
+    fn calendar_of(&self, mailbox: &str) -> Calendar {
+        self.with_calendar(mailbox, |calendar| calendar.clone())
     }
 
     /// The mailbox a folder reference means, after the access checks.
@@ -926,15 +930,14 @@ impl Simulator {
         else {
             return;
         };
-        let mut state = lock(&self.state);
-        if let Some(calendar) = state.calendars.get_mut(&mailbox.to_ascii_lowercase()) {
+        self.with_calendar(mailbox, |calendar| {
             let member = Member::Sid(principal.sid);
             match calendar.entries.iter_mut().find(|(m, _)| *m == member) {
                 Some(entry) => entry.1 = rights,
                 None => calendar.entries.push((member, rights)),
             }
             calendar.change += 1;
-        }
+        });
     }
 
     fn update_folder(
@@ -964,28 +967,28 @@ impl Simulator {
         impersonated: Option<&Principal>,
     ) -> FolderResult {
         let owner = self.open(folder, account, impersonated)?;
-        let mailbox = owner.mail.clone().unwrap_or_default().to_ascii_lowercase();
-        let current = self.calendar_of(&mailbox);
-        if folder
-            .attribute("ChangeKey")
-            .is_some_and(|key| key != current.change_key())
-        {
-            return Err(("ErrorIrresolvableConflict".to_owned(), "The send or update operation could not be performed because the change key passed in the request does not match the current change key for the item.".into()));
-        }
+        let mailbox = owner.mail.clone().unwrap_or_default();
         let entries = model::validate(requested, |sid, address| match (sid, address) {
             (Some(sid), _) => self.directory.by_sid(sid).map(|p| p.sid),
             (None, Some(address)) => self.directory.by_mail(address).map(|p| p.sid),
             _ => None,
         })
         .map_err(|r| (r.code.to_owned(), r.text))?;
-        let mut state = lock(&self.state);
-        let calendar = state.calendars.entry(mailbox).or_insert(current);
-        calendar.entries = entries;
-        calendar.change += 1;
-        Ok(FolderView {
-            id: calendar.folder_id.clone(),
-            change_key: calendar.change_key(),
-            permissions: None,
+        // The change key is checked and the list replaced in one step, as one store write.
+        self.with_calendar(&mailbox, |calendar| {
+            if folder
+                .attribute("ChangeKey")
+                .is_some_and(|key| key != calendar.change_key())
+            {
+                return Err(("ErrorIrresolvableConflict".to_owned(), "The send or update operation could not be performed because the change key passed in the request does not match the current change key for the item.".into()));
+            }
+            calendar.entries = entries;
+            calendar.change += 1;
+            Ok(FolderView {
+                id: calendar.folder_id.clone(),
+                change_key: calendar.change_key(),
+                permissions: None,
+            })
         })
     }
 }
@@ -1060,14 +1063,10 @@ impl Simulator {
             };
             stored.push((member, rights));
         }
-        let current = self.calendar_of(mailbox);
-        let mut state = lock(&self.state);
-        let calendar = state
-            .calendars
-            .entry(mailbox.to_ascii_lowercase())
-            .or_insert(current);
-        calendar.entries = stored;
-        calendar.change += 1;
+        self.with_calendar(mailbox, |calendar| {
+            calendar.entries = stored;
+            calendar.change += 1;
+        });
         Ok(())
     }
 
