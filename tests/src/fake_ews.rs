@@ -190,7 +190,7 @@ impl FakeEws {
 impl Drop for FakeEws {
     fn drop(&mut self) {
         drop(self.stdin.take());
-        if tokio_free_wait(&mut self.child).is_none() {
+        if wait_briefly(&mut self.child).is_none() {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
@@ -198,7 +198,7 @@ impl Drop for FakeEws {
 }
 
 /// Waits up to two seconds for the child to end on its own.
-fn tokio_free_wait(child: &mut Child) -> Option<std::process::ExitStatus> {
+fn wait_briefly(child: &mut Child) -> Option<std::process::ExitStatus> {
     for _ in 0..40 {
         if let Ok(Some(status)) = child.try_wait() {
             return Some(status);

@@ -35,41 +35,57 @@ fn main() -> ExitCode {
     }
 }
 
-/// A config file with a `lab` profile, so the commands below read like everyday use.
-fn write_profile(dc: &SambaDc) -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
-    let path = dc.dir.join("config.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "default-profile = \"lab\"\n\n[profile.lab]\nserver = \"{}\"\nuser = \"{}\"\npassword-file = \"{}\"\nca-file = \"{}\"\n",
-            dc.server(),
-            dc.admin_upn(),
-            dc.admin_password_file.display(),
-            dc.pki.ca_file.display()
-        ),
-    )?;
+/// Writes `file` in the lab's directory: a config whose `lab` profile (the default) holds
+/// `settings`, so the commands below read like everyday use.
+fn write_config(
+    dc: &SambaDc,
+    file: &str,
+    settings: &[(&str, String)],
+) -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
+    let mut text = String::from("default-profile = \"lab\"\n\n[profile.lab]\n");
+    for (key, value) in settings {
+        let quoted = value.replace('\\', "\\\\").replace('"', "\\\"");
+        let _ = writeln!(text, "{key} = \"{quoted}\"");
+    }
+    let path = dc.dir.join(file);
+    std::fs::write(&path, text)?;
     Ok(path)
 }
 
-/// Writes ews-tool's config with a `lab` profile logging on as `user` to `exchange`.
+/// ad-tool's config: the lab DC as its administrator.
+fn write_profile(dc: &SambaDc) -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
+    write_config(
+        dc,
+        "config.toml",
+        &[
+            ("server", dc.server()),
+            ("user", dc.admin_upn()),
+            (
+                "password-file",
+                dc.admin_password_file.display().to_string(),
+            ),
+            ("ca-file", dc.pki.ca_file.display().to_string()),
+        ],
+    )
+}
+
+/// ews-tool's config: `exchange`, logged on as `user` of the lab's domain.
 fn write_ews_profile(
     dc: &SambaDc,
     exchange: &FakeEws,
     user: &str,
     password_file: &Path,
 ) -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
-    let path = dc.dir.join("ews-config.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "default-profile = \"lab\"\n\n[profile.lab]\nurl = \"{}\"\nuser = \"{}\\\\{user}\"\npassword-file = \"{}\"\nca-file = \"{}\"\n",
-            exchange.url,
-            seed::NETBIOS_DOMAIN,
-            password_file.display(),
-            dc.pki.ca_file.display()
-        ),
-    )?;
-    Ok(path)
+    write_config(
+        dc,
+        "ews-config.toml",
+        &[
+            ("url", exchange.url.clone()),
+            ("user", format!("{}\\{user}", seed::NETBIOS_DOMAIN)),
+            ("password-file", password_file.display().to_string()),
+            ("ca-file", dc.pki.ca_file.display().to_string()),
+        ],
+    )
 }
 
 fn up() -> Result<(), Box<dyn std::error::Error>> {
