@@ -5,7 +5,7 @@ use std::ffi::OsString;
 
 use clap::{Args, Parser, ValueEnum};
 use common::args::GlobalArgs;
-use common::config::{self, ParseOutcome};
+use common::settings::{self, ParseOutcome, Parsed};
 
 use crate::commands::Command;
 
@@ -24,19 +24,28 @@ const ENVIRONMENT: [(&str, &str); 1] = [("AD_TOOL_SERVER", "server")];
 
 const ABOUT: &str = "Create Active Directory service accounts exactly as New-ADUser does, with their groups and mailbox lists, over LDAPS.";
 
-const AFTER_HELP: &str = "\
-Examples:
-  ad-tool --server dc1.corp.example --user admin@corp.example --password-file ~/.ad-pass \\
-      create-user --name SAMyTTExch --upn sa-mytt-exch@corp.example \\
-      --display-name \"MyTimetable Exchange Service Account\" --path \"CN=Users,DC=corp,DC=example\" \\
-      --service-account --generate-password
-  ad-tool mailboxes --base \"OU=Staff,DC=corp,DC=example\" | ews-tool grant --to svc@corp.example --level Editor --mailboxes-file -
-
-Exit codes: 0 done, 1 some items failed, 2 usage or configuration, 3 cannot connect, 4 refused, 5 exists.";
-
 /// `ad-tool`'s command line.
 #[derive(Debug, Parser)]
-#[command(name = "ad-tool", version, about = ABOUT, after_help = AFTER_HELP, propagate_version = true)]
+#[command(
+    name = "ad-tool",
+    version,
+    about = ABOUT,
+    propagate_version = true,
+    mut_subcommand("config", |config| config.mut_subcommand("show", |show| show.help_template(
+        common::help_template!("  ad-tool config show\n  ad-tool --profile corp config show -o json")
+    ))),
+    mut_arg("user", |a| a.help("Who binds: a UPN (admin@corp.example), DOMAIN\\name, or a DN")),
+    help_template = common::help_template!(
+        "  ad-tool --server dc1.corp.example --user admin@corp.example --password-file ~/.ad-admin \\
+      create-user --name SAMyTTExch --upn sa-mytt-exch@corp.example \\
+      --display-name \"MyTimetable Exchange Service Account\" \\
+      --path \"CN=Users,DC=corp,DC=example\" --service-account --generate-password
+  ad-tool mailboxes --base \"OU=Staff,DC=corp,DC=example\" \\
+      | ews-tool grant --to mytt-service@corp.example --level Editor --mailboxes-file -",
+        "Exit codes: 0 done, 1 some items failed, 2 usage or configuration, 3 cannot connect,
+4 refused, 5 exists (with --if-exists fail)."
+    )
+)]
 pub struct Cli {
     /// Options shared with ews-tool.
     #[command(flatten)]
@@ -102,14 +111,15 @@ pub struct ConnectionArgs {
 
 /// Parses the command line, applying the environment and the config profile. Clap's own
 /// errors (and `--help`) come back as `Err` with the exit code clap chose.
-pub fn parse(args: Vec<OsString>) -> Result<Cli, ParseOutcome> {
-    config::parse_command_line(
+pub fn parse(args: Vec<OsString>) -> Result<Parsed<Cli>, ParseOutcome> {
+    settings::parse_command_line(
         args,
-        &config::Sources {
+        &settings::Sources {
             tool: "ad-tool",
             config_env: CONFIG_ENV,
             profile_env: PROFILE_ENV,
             environment: &ENVIRONMENT,
+            secrets: &[(PASSWORD_ENV, &["password-file", "password-stdin"])],
         },
     )
 }

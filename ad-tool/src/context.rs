@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use common::args::GlobalArgs;
-use common::output::{Output, Shape};
+use common::output::{Output, Shape, write_error};
 use common::secret::read_secret;
 use common::{CommandError, ExitStatus};
 
@@ -22,6 +22,8 @@ pub struct Context {
     pub global: GlobalArgs,
     /// How to reach the domain controller.
     pub connection: ConnectionArgs,
+    /// Where each setting came from.
+    pub provenance: common::settings::Provenance,
 }
 
 impl Context {
@@ -178,9 +180,25 @@ impl Context {
         human: impl FnOnce(&mut std::io::Stdout) -> std::io::Result<()>,
     ) -> Result<(), CommandError> {
         let mut output = self.output(Shape::Single);
-        output.record(record, human).map_err(output_error)?;
-        output.finish().map_err(output_error)?;
+        output.record(record, human).map_err(write_error)?;
+        output.finish().map_err(write_error)?;
         Ok(())
+    }
+
+    /// A reporter of `noun`s on stdout: `shape` decides whether `json` prints an object or an
+    /// array.
+    pub fn reporter(
+        &self,
+        shape: Shape,
+        noun: (&'static str, &'static str),
+    ) -> common::report::Reporter {
+        common::report::Reporter::new(
+            "ad-tool",
+            self.output(shape),
+            self.verbose(),
+            self.global.quiet,
+            noun,
+        )
     }
 
     /// Whether `-v` was given (the server's own text is then shown with errors).
@@ -195,18 +213,5 @@ pub fn batch_status(any_failed: bool) -> ExitStatus {
         ExitStatus::ItemsFailed
     } else {
         ExitStatus::Success
-    }
-}
-
-/// Output errors end the run; a closed pipe is no failure (see `lib.rs`).
-#[allow(clippy::needless_pass_by_value)] // used as `map_err(output_error)`
-pub fn output_error(error: std::io::Error) -> CommandError {
-    if common::output::is_broken_pipe(&error) {
-        CommandError::new(ExitStatus::Success, "output closed").with_code("broken-pipe")
-    } else {
-        CommandError::new(
-            ExitStatus::ItemsFailed,
-            format!("cannot write the output: {error}"),
-        )
     }
 }

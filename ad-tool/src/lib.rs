@@ -8,8 +8,6 @@
 use std::ffi::OsString;
 use std::process::ExitCode;
 
-use common::{CommandError, ExitStatus};
-
 pub mod account;
 pub mod cli;
 pub mod commands;
@@ -34,27 +32,21 @@ pub mod uac;
 
 /// Runs the tool with these arguments (the first is the program name) and returns its exit code.
 pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
-    let cli = match cli::parse(args.into_iter().collect()) {
-        Ok(cli) => cli,
-        Err(stopped) => return stopped.finish("ad-tool"),
-    };
-    common::logging::init(
-        "ad-tool",
-        cli.global.verbose,
-        cli.global.quiet,
-        &["ad_tool", "common"],
-    );
-    let ctx = context::Context {
-        global: cli.global,
-        connection: cli.connection,
-    };
-    common::error::run_to_exit("ad-tool", ctx.verbose(), || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| {
-                CommandError::new(ExitStatus::ItemsFailed, format!("cannot start: {e}"))
-            })?;
-        runtime.block_on(commands::dispatch(cli.command, &ctx))
-    })
+    common::tool::run(
+        common::tool::Tool {
+            name: "ad-tool",
+            own_crates: &["ad_tool", "common"],
+        },
+        args.into_iter().collect(),
+        cli::parse,
+        |cli| &cli.global,
+        |cli, provenance| async move {
+            let ctx = context::Context {
+                global: cli.global,
+                connection: cli.connection,
+                provenance,
+            };
+            commands::dispatch(cli.command, &ctx).await
+        },
+    )
 }

@@ -34,6 +34,15 @@ impl Kind {
             Kind::Member => "user or group",
         }
     }
+
+    /// How an object of this kind can be named.
+    fn naming_hint(self) -> &'static str {
+        match self {
+            Kind::User => "give its sAMAccountName, UPN or DN",
+            Kind::Group => "give its sAMAccountName, mail address or DN",
+            Kind::Member => "give its sAMAccountName, UPN, mail address or DN",
+        }
+    }
 }
 
 /// The search filter for `name` as a sAMAccountName, or a UPN or mail address when it holds '@'.
@@ -110,7 +119,7 @@ pub async fn require(
             ExitStatus::ItemsFailed,
             format!("there is no {} {name} in {domain}", kind.word()),
         )
-        .with_hint("give its sAMAccountName, UPN or mail address, or its DN")
+        .with_hint(kind.naming_hint())
         .with_code("not-found")
     })
 }

@@ -44,17 +44,24 @@ pub struct MemberRecord {
     pub error: Option<ErrorRecord>,
 }
 
-impl MemberRecord {
-    /// One line of human output.
-    pub fn write_line(&self, out: &mut impl Write) -> io::Result<()> {
-        let action = match self.action {
+impl MemberAction {
+    /// The word in human output and the summary.
+    pub fn word(self) -> &'static str {
+        match self {
             MemberAction::Added => "added",
             MemberAction::Unchanged => "unchanged",
             MemberAction::WouldAdd => "would-add",
             MemberAction::Failed => "failed",
-        };
+        }
+    }
+}
+
+impl MemberRecord {
+    /// One line of human output; a failure shows its short code (its message is on stderr).
+    pub fn write_line(&self, out: &mut impl Write) -> io::Result<()> {
+        let action = self.action.word();
         let tail = match &self.error {
-            Some(e) => format!("error: {}", e.message),
+            Some(e) => e.code.to_owned(),
             None => self.dn.clone().unwrap_or_default(),
         };
         writeln!(out, "{action:<11}{:<24}{tail}", self.member)

@@ -4,6 +4,7 @@
 use std::io::{self, Write};
 
 use common::CommandError;
+pub use common::report::ErrorRecord;
 use common::sid::Sid;
 use serde::Serialize;
 
@@ -97,24 +98,6 @@ impl From<&Change> for ChangeRecord {
             attribute: change.attribute(),
             from: change.from_text(),
             to: change.to_text(),
-        }
-    }
-}
-
-/// An error in a record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ErrorRecord {
-    /// Short stable name.
-    pub code: &'static str,
-    /// The one-line message.
-    pub message: String,
-}
-
-impl From<&CommandError> for ErrorRecord {
-    fn from(error: &CommandError) -> Self {
-        ErrorRecord {
-            code: error.code,
-            message: error.summary(),
         }
     }
 }
@@ -348,8 +331,9 @@ impl AccountRecord {
     /// Human output for a batch: one line per account.
     pub fn write_line(&self, out: &mut impl Write) -> io::Result<()> {
         let action = self.action.map_or("", Action::word);
+        // A failure's message is on stderr; the line carries its short code.
         let tail = match &self.error {
-            Some(error) => format!("error: {}", error.message),
+            Some(error) => error.code.to_owned(),
             None => self.dn.clone().unwrap_or_default(),
         };
         writeln!(out, "{action:<13}{:<21}{tail}", self.sam_account_name)?;

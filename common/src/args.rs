@@ -67,6 +67,43 @@ impl GlobalArgs {
         }
     }
 
+    /// The `password` row of `config show`: where the operator's password would be read
+    /// from (never the password), with the origin of the option that says so.
+    pub fn password_setting(
+        &self,
+        env_var: &str,
+        provenance: &crate::settings::Provenance,
+    ) -> crate::settings::Setting {
+        use crate::settings::{Origin, Setting};
+        let (value, origin) = if let Some(file) = &self.password_file {
+            (
+                format!("read from {}", file.display()),
+                provenance.origin("password-file").cloned(),
+            )
+        } else if self.password_stdin {
+            (
+                "read from stdin".to_owned(),
+                provenance.origin("password-stdin").cloned(),
+            )
+        } else if std::env::var_os(env_var).is_some_and(|v| !v.is_empty()) {
+            (
+                format!("read from {env_var}"),
+                Some(Origin::Environment {
+                    variable: env_var.to_owned(),
+                }),
+            )
+        } else if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+            ("asked for at a prompt".to_owned(), Some(Origin::Default))
+        } else {
+            ("none given".to_owned(), None)
+        };
+        Setting {
+            name: "password".to_owned(),
+            value: Some(value),
+            origin,
+        }
+    }
+
     /// Where the operator's password comes from: `--password-file`, `--password-stdin`, the
     /// tool's environment variable, or a prompt.
     pub fn operator_password_request<'a>(
@@ -84,5 +121,67 @@ impl GlobalArgs {
             confirm: false,
             how_to_pass,
         }
+    }
+}
+
+/// What to do when the object a command would create already exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum IfExists {
+    /// Stop with exit code 5
+    Fail,
+    /// Leave it as it is and report it skipped
+    Skip,
+    /// Change it to match what is asked, reporting each change
+    Update,
+}
+
+/// `config`: what the tool would use.
+#[derive(Debug, Clone, Args)]
+pub struct ConfigArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: ConfigAction,
+}
+
+/// The `config` subcommands.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum ConfigAction {
+    /// Print every effective setting and where it came from (flag, environment, profile,
+    /// default); a password only as its source
+    Show,
+}
+
+/// `completions SHELL`.
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// The shell: bash, zsh, fish or powershell
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: CompletionShell,
+}
+
+/// The shells completions are written for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompletionShell {
+    /// Bash (source it, or put it in /usr/share/bash-completion/completions/)
+    Bash,
+    /// Zsh (put it on $fpath as _TOOL)
+    Zsh,
+    /// Fish (~/.config/fish/completions/TOOL.fish)
+    Fish,
+    /// PowerShell (dot-source it from $PROFILE)
+    Powershell,
+}
+
+impl CompletionsArgs {
+    /// Writes the completion script for `command` (named `name`) to `out`.
+    pub fn write(&self, command: &mut clap::Command, name: &str, out: &mut dyn std::io::Write) {
+        use clap_complete::Shell;
+        let shell = match self.shell {
+            CompletionShell::Bash => Shell::Bash,
+            CompletionShell::Zsh => Shell::Zsh,
+            CompletionShell::Fish => Shell::Fish,
+            CompletionShell::Powershell => Shell::PowerShell,
+        };
+        clap_complete::generate(shell, command, name, out);
     }
 }

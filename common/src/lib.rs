@@ -2,13 +2,19 @@
 //!
 //! - [`secret`]: passwords from a file, stdin, the environment or a no-echo prompt; never argv.
 //! - [`output`]: `human`, `json` and `jsonl` output on stdout.
+//! - [`files`]: reports and password files, added to and never overwritten.
+//! - [`report`]: the items of a command reported alike whether one or many, with a summary.
 //! - [`exit`] and [`error`]: the exit-code scheme and the one-line failure message.
 //! - [`tls`]: trust settings (`--ca-file`, `--insecure`) and diagnosis of failed handshakes.
-//! - [`config`]: profiles in the config file, applied between the environment and the defaults.
+//! - [`config`]: the config file and its profiles.
+//! - [`settings`]: the command line with the environment and the profile, flag > environment >
+//!   profile > default, and where each setting came from.
 //! - [`logging`]: `-v`/`-q` logging to stderr.
 //! - [`sid`]: Windows security identifiers, binary and string forms.
 //! - [`args`]: the options both tools accept.
 //! - [`base64`]: standard base64.
+//! - [`tool`]: the entry every tool runs through.
+//! - [`help`]: help templates whose examples are printed as written.
 //!
 //! Protocol code (LDAP, EWS) lives in the tools themselves.
 #![warn(missing_docs)]
@@ -18,12 +24,17 @@ pub mod base64;
 pub mod config;
 pub mod error;
 pub mod exit;
+pub mod files;
+pub mod help;
 pub mod logging;
 pub mod net;
 pub mod output;
+pub mod report;
 pub mod secret;
+pub mod settings;
 pub mod sid;
 pub mod tls;
+pub mod tool;
 
 pub use error::CommandError;
 pub use exit::ExitStatus;

@@ -122,6 +122,22 @@ pub fn is_broken_pipe(error: &io::Error) -> bool {
     error.kind() == io::ErrorKind::BrokenPipe
 }
 
+/// An error writing the output: a reader that went away (`| head`) ends the run quietly, with
+/// the exit code of what was done so far; anything else is a failure.
+#[allow(clippy::needless_pass_by_value)] // used as `map_err(write_error)`
+pub fn write_error(error: io::Error) -> crate::CommandError {
+    if is_broken_pipe(&error) {
+        crate::CommandError::new(crate::ExitStatus::Success, "output closed")
+            .with_code("broken-pipe")
+    } else {
+        crate::CommandError::new(
+            crate::ExitStatus::ItemsFailed,
+            format!("cannot write the output: {error}"),
+        )
+        .with_code("output")
+    }
+}
+
 /// A table of text cells with aligned columns, for human output.
 #[derive(Debug, Clone, Default)]
 pub struct Table {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, ValueEnum};
 use common::args::GlobalArgs;
-use common::config::{self, ParseOutcome};
+use common::settings::{self, ParseOutcome, Parsed};
 
 use crate::commands::Command;
 use crate::version::ExchangeVersion;
@@ -21,19 +21,28 @@ const ENVIRONMENT: [(&str, &str); 1] = [("EWS_TOOL_URL", "url")];
 
 const ABOUT: &str = "Grant, list and revoke calendar permissions on many mailboxes through Exchange Web Services, keeping everyone else's entries.";
 
-const AFTER_HELP: &str = "\
-Examples:
-  ad-tool mailboxes --base \"OU=Staff,DC=corp,DC=example\" \\
-    | ews-tool --url https://mail.corp.example/EWS/Exchange.asmx --user CORP\\\\svc-mytt --password-file svc.pw \\
-      grant --to mytt-service@corp.example --level Editor --mailboxes-file -
-  ews-tool list --mailbox anna@corp.example
-  ews-tool revoke --from mytt-service@corp.example --mailboxes-file staff.txt --dry-run
-
-Exit codes: 0 done, 1 some mailboxes failed, 2 usage or configuration, 3 cannot connect, 4 refused.";
-
 /// `ews-tool`'s command line.
 #[derive(Debug, Parser)]
-#[command(name = "ews-tool", version, about = ABOUT, after_help = AFTER_HELP, propagate_version = true)]
+#[command(
+    name = "ews-tool",
+    version,
+    about = ABOUT,
+    propagate_version = true,
+    mut_subcommand("config", |config| config.mut_subcommand("show", |show| show.help_template(
+        common::help_template!("  ews-tool config show\n  ews-tool --profile corp config show -o json")
+    ))),
+    mut_arg("user", |a| a.help("Who logs on to Exchange: DOMAIN\\name or a UPN (svc-mytt@corp.example)")),
+    help_template = common::help_template!(
+        "  ad-tool mailboxes --base \"OU=Staff,DC=corp,DC=example\" \\
+    | ews-tool --url https://mail.corp.example/EWS/Exchange.asmx --user 'CORP\\svc-mytt' \\
+      --password-file svc-mytt.password \\
+      grant --to mytt-service@corp.example --level Editor --mailboxes-file -
+  ews-tool list --mailbox anna@corp.example
+  ews-tool revoke --from mytt-service@corp.example --mailboxes-file staff.txt --dry-run",
+        "Exit codes: 0 done, 1 some mailboxes failed, 2 usage or configuration, 3 cannot connect,
+4 refused."
+    )
+)]
 pub struct Cli {
     /// Options shared with ad-tool.
     #[command(flatten)]
@@ -126,14 +135,15 @@ pub struct BatchArgs {
 }
 
 /// Parses the command line with the environment and the config profile applied.
-pub fn parse(args: Vec<OsString>) -> Result<Cli, ParseOutcome> {
-    config::parse_command_line(
+pub fn parse(args: Vec<OsString>) -> Result<Parsed<Cli>, ParseOutcome> {
+    settings::parse_command_line(
         args,
-        &config::Sources {
+        &settings::Sources {
             tool: "ews-tool",
             config_env: CONFIG_ENV,
             profile_env: PROFILE_ENV,
             environment: &ENVIRONMENT,
+            secrets: &[(PASSWORD_ENV, &["password-file", "password-stdin"])],
         },
     )
 }

@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
+use common::CommandError;
 use common::args::GlobalArgs;
 use common::output::{Output, Shape};
 use common::secret::read_secret;
-use common::{CommandError, ExitStatus};
 
 use crate::cli::{AuthMethod, PASSWORD_ENV, ServerArgs};
 use crate::client::{ClientSettings, EwsClient};
@@ -18,6 +18,8 @@ pub struct Context {
     pub global: GlobalArgs,
     /// The server.
     pub server: ServerArgs,
+    /// Where each setting came from.
+    pub provenance: common::settings::Provenance,
 }
 
 impl Context {
@@ -72,6 +74,17 @@ impl Context {
         Output::stdout(self.global.output, shape)
     }
 
+    /// A reporter of `noun`s (one record each) on stdout in the chosen format.
+    pub fn reporter(&self, noun: (&'static str, &'static str)) -> common::report::Reporter {
+        common::report::Reporter::new(
+            "ews-tool",
+            self.output(Shape::Many),
+            self.verbose(),
+            self.global.quiet,
+            noun,
+        )
+    }
+
     /// Whether `-v` was given.
     pub fn verbose(&self) -> bool {
         self.global.verbose > 0
@@ -90,18 +103,5 @@ impl Context {
             .with_code("config"));
         }
         Ok(())
-    }
-}
-
-/// Output errors end the run; a closed pipe is no failure.
-#[allow(clippy::needless_pass_by_value)] // used as `map_err(output_error)`
-pub fn output_error(error: std::io::Error) -> CommandError {
-    if common::output::is_broken_pipe(&error) {
-        CommandError::new(ExitStatus::Success, "output closed").with_code("broken-pipe")
-    } else {
-        CommandError::new(
-            ExitStatus::ItemsFailed,
-            format!("cannot write the output: {error}"),
-        )
     }
 }

@@ -8,8 +8,6 @@
 use std::ffi::OsString;
 use std::process::ExitCode;
 
-use common::{CommandError, ExitStatus};
-
 pub mod batch;
 pub mod channel_binding;
 pub mod cli;
@@ -28,27 +26,21 @@ pub mod version;
 
 /// Runs the tool with these arguments (the first is the program name) and returns its exit code.
 pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
-    let cli = match cli::parse(args.into_iter().collect()) {
-        Ok(cli) => cli,
-        Err(stopped) => return stopped.finish("ews-tool"),
-    };
-    common::logging::init(
-        "ews-tool",
-        cli.global.verbose,
-        cli.global.quiet,
-        &["ews_tool", "common"],
-    );
-    let ctx = context::Context {
-        global: cli.global,
-        server: cli.server,
-    };
-    common::error::run_to_exit("ews-tool", ctx.verbose(), || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| {
-                CommandError::new(ExitStatus::ItemsFailed, format!("cannot start: {e}"))
-            })?;
-        runtime.block_on(commands::dispatch(cli.command, &ctx))
-    })
+    common::tool::run(
+        common::tool::Tool {
+            name: "ews-tool",
+            own_crates: &["ews_tool", "common"],
+        },
+        args.into_iter().collect(),
+        cli::parse,
+        |cli| &cli.global,
+        |cli, provenance| async move {
+            let ctx = context::Context {
+                global: cli.global,
+                server: cli.server,
+                provenance,
+            };
+            commands::dispatch(cli.command, &ctx).await
+        },
+    )
 }

@@ -1,9 +1,9 @@
 //! What grant and revoke report per mailbox, and the summary of a run.
 
-use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use common::CommandError;
+pub use common::report::ErrorRecord;
 use serde::Serialize;
 
 use crate::permissions::Level;
@@ -60,15 +60,6 @@ impl Action {
     }
 }
 
-/// An error in an outcome.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ErrorRecord {
-    /// Short stable name.
-    pub code: &'static str,
-    /// The one-line message.
-    pub message: String,
-}
-
 /// One mailbox's outcome (the README's per-mailbox JSON).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MailboxOutcome {
@@ -95,26 +86,30 @@ impl MailboxOutcome {
             action: Action::Failed,
             level_before: None,
             level_after: None,
-            error: Some(ErrorRecord {
-                code: error.code,
-                message: error.summary(),
-            }),
+            error: Some(ErrorRecord::from(error)),
         }
     }
 }
 
 /// A per-mailbox record a command prints: JSON as it serializes, or its human lines.
 pub trait MailboxRecord: Serialize {
+    /// What happened, as the summary counts it.
+    fn action_word(&self) -> &'static str;
+
     /// The human rendering.
     fn write_human(&self, out: &mut impl Write) -> io::Result<()>;
 }
 
 impl MailboxRecord for MailboxOutcome {
-    /// One line.
+    fn action_word(&self) -> &'static str {
+        self.action.word()
+    }
+
+    /// One line; a failure shows its short code (its message is on stderr).
     fn write_human(&self, out: &mut impl Write) -> io::Result<()> {
         let level = |l: Option<Level>| l.map_or("-".to_owned(), |l| l.to_string());
         let detail = match (&self.error, self.action) {
-            (Some(e), _) => format!("error: {}", e.message),
+            (Some(e), _) => e.code.to_owned(),
             (None, Action::Unchanged) => level(self.level_after),
             (None, _) => format!(
                 "{} -> {}",
@@ -131,62 +126,70 @@ impl MailboxRecord for MailboxOutcome {
     }
 }
 
-/// Counts of actions, for the closing summary.
-#[derive(Debug, Clone, Default)]
-pub struct Summary {
-    counts: BTreeMap<Action, usize>,
+/// The CSV report (`--report`), written row by row as mailboxes complete, so it is complete up
+/// to the last finished mailbox whenever the run stops. An existing report is added to, never
+/// overwritten; a symbolic link is refused.
+pub struct ReportFile {
+    writer: csv::Writer<std::fs::File>,
+    path: std::path::PathBuf,
 }
 
-impl Summary {
-    /// Counts an outcome.
-    pub fn add(&mut self, action: Action) {
-        *self.counts.entry(action).or_default() += 1;
+const REPORT_HEADER: [&str; 6] = [
+    "mailbox",
+    "grantee",
+    "action",
+    "level_before",
+    "level_after",
+    "error",
+];
+
+impl ReportFile {
+    /// Opens (or creates) the report.
+    pub fn open(path: &std::path::Path) -> Result<Self, CommandError> {
+        let failed = |e: io::Error| {
+            CommandError::usage(format!("cannot write the report {}: {e}", path.display()))
+                .with_hint("choose a --report path in a folder you can write to")
+                .with_code("report")
+        };
+        let file = common::files::open_append(path, false).map_err(failed)?;
+        let is_new = file.metadata().map_err(failed)?.len() == 0;
+        let mut writer = csv::WriterBuilder::new()
+            .has_headers(false)
+            .from_writer(file);
+        if is_new {
+            writer
+                .write_record(REPORT_HEADER)
+                .map_err(|e| failed(e.into()))?;
+            writer.flush().map_err(failed)?;
+        }
+        Ok(Self {
+            writer,
+            path: path.to_owned(),
+        })
     }
 
-    /// Whether any mailbox failed.
-    pub fn any_failed(&self) -> bool {
-        self.counts.contains_key(&Action::Failed)
-    }
-
-    /// "40 mailboxes: 38 granted, 1 unchanged, 1 failed".
-    pub fn line(&self) -> String {
-        let total: usize = self.counts.values().sum();
-        let parts: Vec<String> = self
-            .counts
-            .iter()
-            .map(|(action, n)| format!("{n} {}", action.word()))
-            .collect();
-        format!(
-            "{total} mailbox{}: {}",
-            if total == 1 { "" } else { "es" },
-            parts.join(", ")
-        )
-    }
-}
-
-/// Writes the outcomes as a CSV report.
-pub fn write_report(path: &std::path::Path, outcomes: &[MailboxOutcome]) -> io::Result<()> {
-    let mut writer = csv::Writer::from_path(path)?;
-    writer.write_record([
-        "mailbox",
-        "grantee",
-        "action",
-        "level_before",
-        "level_after",
-        "error",
-    ])?;
-    for o in outcomes {
+    /// Adds one mailbox's outcome and flushes it to the file.
+    pub fn write(&mut self, o: &MailboxOutcome) -> Result<(), CommandError> {
         let level = |l: Option<Level>| l.map(|l| l.to_string()).unwrap_or_default();
-        writer.write_record([
-            o.mailbox.as_str(),
-            &o.grantee,
-            o.action.word(),
-            &level(o.level_before),
-            &level(o.level_after),
-            o.error.as_ref().map_or("", |e| e.message.as_str()),
-        ])?;
+        self.writer
+            .write_record([
+                o.mailbox.as_str(),
+                &o.grantee,
+                o.action.word(),
+                &level(o.level_before),
+                &level(o.level_after),
+                o.error.as_ref().map_or("", |e| e.message.as_str()),
+            ])
+            .map_err(io::Error::from)
+            .and_then(|()| self.writer.flush())
+            .map_err(|e| {
+                CommandError::new(
+                    common::ExitStatus::ItemsFailed,
+                    format!("cannot write the report {}: {e}", self.path.display()),
+                )
+                .with_code("report")
+            })
     }
-    writer.flush()
 }
 
 #[cfg(test)]
@@ -208,23 +211,5 @@ mod tests {
             value,
             serde_json::json!({"mailbox": "a@lab.example", "grantee": "svc@lab.example", "action": "would-grant", "level_before": null, "level_after": "Editor", "error": null})
         );
-    }
-
-    #[test]
-    fn summary_line() {
-        let mut summary = Summary::default();
-        for action in [
-            Action::Granted,
-            Action::Granted,
-            Action::Failed,
-            Action::Unchanged,
-        ] {
-            summary.add(action);
-        }
-        assert_eq!(
-            summary.line(),
-            "4 mailboxes: 2 granted, 1 unchanged, 1 failed"
-        );
-        assert!(summary.any_failed());
     }
 }

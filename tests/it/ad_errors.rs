@@ -8,7 +8,7 @@ use crate::support::{ad, ad_as, dc, forward_to, unique};
 fn one_line(out: &RunOutput, code: i32, needles: &[&str]) {
     out.expect_code(code);
     assert_eq!(
-        out.stderr.lines().count(),
+        crate::support::failure_lines(&out.stderr).len(),
         1,
         "exactly one line on stderr:\n{}",
         out.stderr

@@ -174,7 +174,12 @@ fn add_member_adds_once_and_reports_each_member() {
     assert_eq!(records[0]["action"], "unchanged");
     assert_eq!(records[1]["action"], "failed");
     assert_eq!(records[1]["error"]["code"], "not-found");
-    assert_eq!(second.stderr.lines().count(), 1, "{}", second.stderr);
+    assert_eq!(
+        crate::support::failure_lines(&second.stderr).len(),
+        1,
+        "{}",
+        second.stderr
+    );
 
     let dry = ad()
         .args([

@@ -137,3 +137,314 @@ fn bad_configuration_is_a_usage_error() {
         out.stderr
     );
 }
+
+/// One setting and its four sources: `(tool, setting as config show names it, flag words,
+/// environment, profile line, value expected from each source in turn, default value)`.
+struct Row {
+    tool: &'static str,
+    setting: &'static str,
+    flag: &'static [&'static str],
+    env: Option<(&'static str, &'static str)>,
+    profile: Option<&'static str>,
+    /// The value `config show` reports for flag, environment, profile and default.
+    values: [&'static str; 4],
+}
+
+const ROWS: &[Row] = &[
+    Row {
+        tool: "ad-tool",
+        setting: "server",
+        flag: &["--server", "dc-flag"],
+        env: Some(("AD_TOOL_SERVER", "dc-env")),
+        profile: Some("server = \"dc-profile\""),
+        values: ["dc-flag", "dc-env", "dc-profile", "-"],
+    },
+    Row {
+        tool: "ad-tool",
+        setting: "password",
+        flag: &["--password-file", "/flag.pw"],
+        env: Some(("AD_TOOL_PASSWORD", "x")),
+        profile: Some("password-file = \"/profile.pw\""),
+        values: [
+            "read from /flag.pw",
+            "read from AD_TOOL_PASSWORD",
+            "read from /profile.pw",
+            "none given",
+        ],
+    },
+    Row {
+        tool: "ad-tool",
+        setting: "password",
+        flag: &["--password-stdin"],
+        env: Some(("AD_TOOL_PASSWORD", "x")),
+        profile: Some("password-file = \"/profile.pw\""),
+        values: [
+            "read from stdin",
+            "read from AD_TOOL_PASSWORD",
+            "read from /profile.pw",
+            "none given",
+        ],
+    },
+    Row {
+        tool: "ad-tool",
+        setting: "dns-server",
+        flag: &["--dns-server", "192.0.2.1"],
+        env: Some(("AD_TOOL_DNS_SERVER", "192.0.2.2")),
+        profile: Some("dns-server = \"192.0.2.3\""),
+        values: ["192.0.2.1", "192.0.2.2", "192.0.2.3", "-"],
+    },
+    Row {
+        tool: "ad-tool",
+        setting: "user",
+        flag: &["--user", "flag@lab.example"],
+        env: None,
+        profile: Some("user = \"profile@lab.example\""),
+        values: ["flag@lab.example", "", "profile@lab.example", "-"],
+    },
+    Row {
+        tool: "ad-tool",
+        setting: "ca-file",
+        flag: &["--ca-file", "/flag.pem"],
+        env: None,
+        profile: Some("ca-file = \"/profile.pem\""),
+        values: ["/flag.pem", "", "/profile.pem", "-"],
+    },
+    Row {
+        tool: "ad-tool",
+        setting: "auth",
+        flag: &["--auth", "kerberos"],
+        env: None,
+        profile: Some("auth = \"simple\""),
+        values: ["kerberos", "", "simple", "simple"],
+    },
+    Row {
+        tool: "ad-tool",
+        setting: "timeout",
+        flag: &["--timeout", "7"],
+        env: None,
+        profile: Some("timeout = 8"),
+        values: ["7", "", "8", "30"],
+    },
+    Row {
+        tool: "ad-tool",
+        setting: "starttls",
+        flag: &["--starttls"],
+        env: None,
+        profile: Some("starttls = true"),
+        values: ["true", "", "true", "false"],
+    },
+    Row {
+        tool: "ad-tool",
+        setting: "insecure",
+        flag: &["--insecure"],
+        env: None,
+        profile: Some("insecure = true"),
+        values: ["true", "", "true", "false"],
+    },
+    Row {
+        tool: "ews-tool",
+        setting: "url",
+        flag: &["--url", "https://flag/EWS/Exchange.asmx"],
+        env: Some(("EWS_TOOL_URL", "https://env/EWS/Exchange.asmx")),
+        profile: Some("url = \"https://profile/EWS/Exchange.asmx\""),
+        values: [
+            "https://flag/EWS/Exchange.asmx",
+            "https://env/EWS/Exchange.asmx",
+            "https://profile/EWS/Exchange.asmx",
+            "-",
+        ],
+    },
+    Row {
+        tool: "ews-tool",
+        setting: "password",
+        flag: &["--password-file", "/flag.pw"],
+        env: Some(("EWS_TOOL_PASSWORD", "x")),
+        profile: Some("password-file = \"/profile.pw\""),
+        values: [
+            "read from /flag.pw",
+            "read from EWS_TOOL_PASSWORD",
+            "read from /profile.pw",
+            "none given",
+        ],
+    },
+    Row {
+        tool: "ews-tool",
+        setting: "user",
+        flag: &["--user", "LAB\\flag"],
+        env: None,
+        profile: Some("user = \"LAB\\\\profile\""),
+        values: ["LAB\\flag", "", "LAB\\profile", "-"],
+    },
+    Row {
+        tool: "ews-tool",
+        setting: "server-version",
+        flag: &["--server-version", "Exchange2013"],
+        env: None,
+        profile: Some("server-version = \"Exchange2016\""),
+        values: ["Exchange2013", "", "Exchange2016", "Exchange2010_SP2"],
+    },
+    Row {
+        tool: "ews-tool",
+        setting: "auth",
+        flag: &["--auth", "basic"],
+        env: None,
+        profile: Some("auth = \"ntlm\""),
+        values: ["basic", "", "ntlm", "negotiate"],
+    },
+    Row {
+        tool: "ews-tool",
+        setting: "impersonate",
+        flag: &["--impersonate"],
+        env: None,
+        profile: Some("impersonate = true"),
+        values: ["true", "", "true", "false"],
+    },
+    Row {
+        tool: "ews-tool",
+        setting: "timeout",
+        flag: &["--timeout", "7"],
+        env: None,
+        profile: Some("timeout = 8"),
+        values: ["7", "", "8", "60"],
+    },
+];
+
+/// `config show -o json`'s row for `setting`: (value, origin kind).
+fn shown(
+    tool: &str,
+    setting: &str,
+    flag: Option<&[&str]>,
+    env: Option<(&str, &str)>,
+    config: &std::path::Path,
+) -> (String, String) {
+    let mut run = Tool::new(tool).env(
+        if tool == "ad-tool" {
+            "AD_TOOL_CONFIG"
+        } else {
+            "EWS_TOOL_CONFIG"
+        },
+        config,
+    );
+    if let Some((var, value)) = env {
+        run = run.env(var, value);
+    }
+    if let Some(words) = flag {
+        run = run.args(words.iter().copied());
+    }
+    let out = run.args(["config", "show", "-o", "json"]).run();
+    out.expect_code(0);
+    let document = out.json();
+    let row = document["settings"]
+        .as_array()
+        .and_then(|rows| rows.iter().rev().find(|r| r["name"] == setting))
+        .unwrap_or_else(|| panic!("{tool} config show has no {setting}: {document}"))
+        .clone();
+    (
+        row["value"].as_str().unwrap_or("-").to_owned(),
+        row["origin"]["kind"].as_str().unwrap_or("-").to_owned(),
+    )
+}
+
+/// Every setting from every source: a flag beats the environment, which beats the profile,
+/// which beats the default (a table over both tools, password sources included).
+#[test]
+fn precedence_is_flag_then_environment_then_profile_then_default() {
+    for row in ROWS {
+        for mask in 0u8..8 {
+            let (use_flag, use_env, use_profile) = (mask & 1 != 0, mask & 2 != 0, mask & 4 != 0);
+            if use_env && row.env.is_none() {
+                continue;
+            }
+            let mut text = String::from("default-profile = \"p\"\n[profile.p]\n");
+            if use_profile {
+                text.push_str(row.profile.unwrap_or_default());
+                text.push('\n');
+            }
+            let (_dir, path) = config(&text);
+            let flag = use_flag.then_some(row.flag);
+            let (value, origin) = shown(
+                row.tool,
+                row.setting,
+                flag,
+                row.env.filter(|_| use_env),
+                &path,
+            );
+            let (expected, kind) = if use_flag {
+                (row.values[0], "flag")
+            } else if use_env {
+                (row.values[1], "environment")
+            } else if use_profile {
+                (row.values[2], "profile")
+            } else {
+                (
+                    row.values[3],
+                    if row.values[3] == "-" || row.values[3] == "none given" {
+                        "-"
+                    } else {
+                        "default"
+                    },
+                )
+            };
+            let case = format!(
+                "{} {} flag={use_flag} env={use_env} profile={use_profile}",
+                row.tool, row.setting
+            );
+            assert_eq!(value, expected, "{case}");
+            assert_eq!(origin, kind, "{case}");
+        }
+    }
+}
+
+/// The environment's password beats a profile's password file, for real: the profile names
+/// a file with a wrong password, AD_TOOL_PASSWORD holds the right one, and the bind succeeds.
+#[test]
+fn the_password_in_the_environment_beats_the_profiles_password_file() {
+    let dc = dc();
+    let (_wrong_dir, wrong) = crate::support::secret_file("Not-The-Password-1!");
+    let (_dir, path) = config(&format!(
+        "[profile.lab]\nserver = \"{}\"\nuser = \"{}\"\npassword-file = \"{}\"\nca-file = \"{}\"\n",
+        dc.server(),
+        dc.admin_upn(),
+        wrong.display(),
+        dc.pki.ca_file.display()
+    ));
+    let base = || {
+        Tool::new("ad-tool")
+            .args(["--config".into(), path.clone().into_os_string()])
+            .args(["--profile", "lab", "show-user", "adevries"])
+    };
+    base().run().expect_code(4);
+    base()
+        .env("AD_TOOL_PASSWORD", lab::samba::ADMIN_PASSWORD)
+        .run()
+        .expect_code(0);
+}
+
+/// A typo in the config file is named with the key meant; an unknown profile lists the real ones.
+#[test]
+fn typos_in_the_config_file_are_named() {
+    let (_dir, path) = config("[profile.lab]\nservr = \"dc1\"\n[profile.prod]\nserver = \"dc2\"\n");
+    let out = Tool::new("ad-tool")
+        .args(["--config".into(), path.clone().into_os_string()])
+        .args(["--profile", "lab", "config", "show"])
+        .run();
+    out.expect_code(0);
+    assert!(
+        out.stderr.contains(
+            "\"servr\" is not a setting of any tool and is ignored; did you mean \"server\"?"
+        ),
+        "{}",
+        out.stderr
+    );
+    let out = Tool::new("ews-tool")
+        .args(["--config".into(), path.into_os_string()])
+        .args(["--profile", "staging", "config", "show"])
+        .run();
+    out.expect_code(2);
+    assert!(
+        out.stderr.contains("there is no profile \"staging\"")
+            && out.stderr.contains("profiles lab, prod"),
+        "{}",
+        out.stderr
+    );
+}

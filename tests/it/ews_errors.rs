@@ -11,7 +11,11 @@ use crate::support::{
 
 /// One line on stderr that contains every one of `parts`.
 fn one_line_with(stderr: &str, parts: &[&str]) {
-    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert_eq!(
+        crate::support::failure_lines(stderr).len(),
+        1,
+        "one line: {stderr}"
+    );
     for part in parts {
         assert!(stderr.contains(part), "{part:?} missing from: {stderr}");
     }
@@ -272,7 +276,12 @@ fn wrong_urls_and_unreachable_servers() {
         .args(["check"])
         .run();
     out.expect_code(2);
-    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert_eq!(
+        crate::support::failure_lines(&out.stderr).len(),
+        1,
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]

@@ -16,4 +16,6 @@ mod ews_conformance;
 mod ews_errors;
 mod ews_permissions;
 mod ews_resilience;
+mod help;
+mod output_shape;
 mod support;

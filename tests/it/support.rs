@@ -300,3 +300,32 @@ pub fn tls_terminating_proxy(fake: &lab::fake_ews::FakeEws) -> String {
     });
     format!("https://127.0.0.1:{port}/EWS/Exchange.asmx")
 }
+
+/// Whether a stderr line is a command's closing summary ("ews-tool: 3 mailboxes: 2 granted,
+/// 1 failed in 0.4 s (…)").
+pub fn is_summary(line: &str) -> bool {
+    let Some((_, rest)) = line.split_once(": ") else {
+        return false;
+    };
+    let mut words = rest.split_whitespace();
+    words.next().is_some_and(|n| n.parse::<u64>().is_ok())
+        && words.next().is_some_and(|noun| {
+            matches!(
+                noun.trim_end_matches(':'),
+                "account" | "accounts" | "mailbox" | "mailboxes" | "member" | "members"
+            ) && noun.ends_with(':')
+        })
+}
+
+/// The lines of stderr that are not the closing summary: the failures and warnings.
+pub fn failure_lines(stderr: &str) -> Vec<&str> {
+    stderr.lines().filter(|l| !is_summary(l)).collect()
+}
+
+/// The closing summary line; exactly one must be there.
+#[track_caller]
+pub fn summary_line(stderr: &str) -> &str {
+    let summaries: Vec<&str> = stderr.lines().filter(|l| is_summary(l)).collect();
+    assert_eq!(summaries.len(), 1, "one summary line: {stderr}");
+    summaries[0]
+}

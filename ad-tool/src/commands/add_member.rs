@@ -4,16 +4,16 @@ use clap::Args;
 use common::output::Shape;
 use common::{CommandError, ExitStatus};
 
-use crate::context::output_error;
-use crate::context::{Context, batch_status};
+use crate::context::Context;
 use crate::lookup::{self, Kind};
 use crate::membership;
 
 /// Options of `add-member`.
 #[derive(Debug, Clone, Args)]
-#[command(
-    after_help = "Example:\n  ad-tool add-member --group \"MyTimetable Service Accounts\" sa-mytt-exch-1 sa-mytt-exch-2"
-)]
+#[command(help_template = common::help_template!(
+    "  ad-tool add-member --group \"MyTimetable Service Accounts\" sa-mytt-exch-1 sa-mytt-exch-2
+  ad-tool add-member --group mytt-service@corp.example sa-mytt-exch-3 --dry-run"
+))]
 pub struct AddMemberArgs {
     /// The group: sAMAccountName, mail address or DN
     #[arg(long, value_name = "GROUP")]
@@ -42,18 +42,12 @@ pub async fn run(args: AddMemberArgs, ctx: &Context) -> Result<ExitStatus, Comma
     })?;
     let outcomes =
         membership::add_members(&mut directory, &group_dn, &args.members, args.dry_run).await;
-    let mut output = ctx.output(Shape::Many);
-    let mut any_failed = false;
+    let mut reporter = ctx.reporter(Shape::Many, ("member", "members"));
     for (record, error) in &outcomes {
-        if let Some(error) = error {
-            any_failed = true;
-            error.report("ad-tool", ctx.verbose());
-        }
-        output
-            .record(record, |w| record.write_line(w))
-            .map_err(output_error)?;
+        reporter.item(record, record.action.word(), error.as_ref(), |w| {
+            record.write_line(w)
+        })?;
     }
-    output.finish().map_err(output_error)?;
     directory.unbind().await;
-    Ok(batch_status(any_failed))
+    reporter.finish("")
 }

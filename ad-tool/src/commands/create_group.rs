@@ -5,13 +5,13 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use clap::Args;
+use common::args::IfExists;
 use common::sid::Sid;
 use common::{CommandError, ExitStatus};
 use ldap3::{Mod, Scope as SearchScope};
 use serde::Serialize;
 
 use crate::account::{CommonName, MailAddress, SamAccountName};
-use crate::commands::create_user::IfExists;
 use crate::context::{Context, batch_status};
 use crate::directory::{Directory, escape_filter_value};
 use crate::dn::Dn;
@@ -22,14 +22,14 @@ use crate::lookup::{self, Kind};
 use crate::membership::{self, MemberRecord};
 use crate::record::{Action, ChangeRecord, ErrorRecord};
 
-const EXAMPLES: &str = "\
-Example:
-  ad-tool create-group --name \"MyTimetable Service Accounts\" --path \"OU=Groups,DC=corp,DC=example\" \\
-      --member sa-mytt-exch-1 --member sa-mytt-exch-2 --if-exists update";
-
 /// Options of `create-group`.
 #[derive(Debug, Clone, Args)]
-#[command(after_help = EXAMPLES)]
+#[command(help_template = common::help_template!(
+    "  ad-tool create-group --name \"MyTimetable Service Accounts\" \\
+      --path \"OU=Groups,DC=corp,DC=example\" --mail mytt-service@corp.example \\
+      --member sa-mytt-exch-1 --member sa-mytt-exch-2 --if-exists update
+  ad-tool create-group --name \"Timetable Readers\" --scope global --dry-run"
+))]
 pub struct CreateGroupArgs {
     /// The group's name (its CN)
     #[arg(long, value_name = "CN")]
@@ -293,7 +293,15 @@ pub async fn run(args: CreateGroupArgs, ctx: &Context) -> Result<ExitStatus, Com
                     record.action = Some(Action::Skipped);
                 }
                 IfExists::Update => {
-                    update(&mut directory, &args, existing, wanted_type, &mut record).await?;
+                    update(
+                        &mut directory,
+                        &args,
+                        existing,
+                        wanted_type,
+                        &mut record,
+                        ctx.verbose(),
+                    )
+                    .await?;
                 }
             }
         }
@@ -310,6 +318,7 @@ async fn update(
     existing: &crate::directory::Entry,
     wanted_type: i64,
     record: &mut GroupRecord,
+    verbose: bool,
 ) -> Result<(), CommandError> {
     let dn: Dn = record.dn.parse().map_err(|e: crate::dn::DnError| {
         CommandError::new(ExitStatus::ItemsFailed, e.to_string())
@@ -365,7 +374,7 @@ async fn update(
     let outcomes = membership::add_members(directory, &dn, &args.members, args.dry_run).await;
     for (member, error) in outcomes {
         if let Some(error) = error {
-            error.report("ad-tool", false);
+            error.report("ad-tool", verbose);
         }
         record.members.push(member);
     }

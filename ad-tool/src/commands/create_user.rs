@@ -7,7 +7,8 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use clap::{Args, ValueEnum};
+use clap::Args;
+use common::args::IfExists;
 use common::output::Shape;
 use common::secret::{Secret, SecretRequest, read_secret};
 use common::{CommandError, ExitStatus};
@@ -16,7 +17,7 @@ use ldap3::{Mod, Scope};
 use tokio::sync::OnceCell;
 
 use crate::account::{AccountArgs, AccountSpec};
-use crate::context::{Context, batch_status, output_error};
+use crate::context::Context;
 use crate::diagnostic::{rc, win32};
 use crate::directory::{Directory, DirectoryError, Entry, escape_filter_value};
 use crate::dn::Dn;
@@ -29,31 +30,24 @@ use crate::record::{ACCOUNT_ATTRIBUTES, AccountRecord, Action, ChangeRecord};
 use crate::security_descriptor::{SecurityDescriptor, set_cannot_change_password};
 use crate::uac::UserAccountControl as Uac;
 
-const EXAMPLES: &str = "\
-Examples:
-  # The reference service account (New-ADUser -PasswordNeverExpires $true -CannotChangePassword $true
-  # -ChangePasswordAtLogon $false -AccountExpirationDate 0 -Enabled $true):
-  ad-tool create-user --name SAMyTTExch --upn sa-mytt-exch@corp.example \\
-      --display-name \"MyTimetable Exchange Service Account\" --path \"CN=Users,DC=corp,DC=example\" \\
-      --service-account --account-password-stdin < password.txt
-  # Three accounts from a CSV (columns name, upn, …), generated passwords in a 0600 file:
-  ad-tool create-user --from-csv accounts.csv --service-account --path \"OU=Service Accounts,DC=corp,DC=example\" \\
-      --generate-password --generated-password-file passwords.csv --if-exists skip";
-
-/// What to do with an account that already exists.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum IfExists {
-    /// Stop with exit code 5
-    Fail,
-    /// Leave it as it is and report it skipped
-    Skip,
-    /// Change it to match: attributes, flags and ACEs, each change reported
-    Update,
-}
-
 /// Options of `create-user`.
 #[derive(Debug, Clone, Args)]
-#[command(after_help = EXAMPLES)]
+#[command(help_template = common::help_template!(
+    "  # The reference service account (New-ADUser -PasswordNeverExpires $true
+  # -CannotChangePassword $true -ChangePasswordAtLogon $false -AccountExpirationDate 0
+  # -Enabled $true), its password read from a file:
+  ad-tool create-user --name SAMyTTExch --upn sa-mytt-exch@corp.example \\
+      --display-name \"MyTimetable Exchange Service Account\" \\
+      --path \"CN=Users,DC=corp,DC=example\" --service-account \\
+      --account-password-file sa-mytt-exch.password
+  # Accounts from a CSV (columns name, upn, display-name, ...), generated passwords added
+  # to a 0600 file; safe to run again:
+  ad-tool create-user --from-csv accounts.csv --path \"OU=Service Accounts,DC=corp,DC=example\" \\
+      --service-account --generate-password --generated-password-file passwords.csv \\
+      --if-exists skip
+  # What it would change on an existing account, as LDIF:
+  ad-tool create-user --name SAMyTTExch --service-account --if-exists update --dry-run"
+))]
 pub struct CreateUserArgs {
     /// The account's settings (also the CSV columns of --from-csv).
     #[command(flatten)]
@@ -163,7 +157,10 @@ pub async fn run(args: CreateUserArgs, ctx: &Context) -> Result<ExitStatus, Comm
         batch,
     });
 
-    let mut output = ctx.output(if batch { Shape::Many } else { Shape::Single });
+    let mut reporter = ctx.reporter(
+        if batch { Shape::Many } else { Shape::Single },
+        ("account", "accounts"),
+    );
     let mut results = futures::stream::iter(items)
         .map(|item| {
             let directory = directory.clone();
@@ -171,38 +168,20 @@ pub async fn run(args: CreateUserArgs, ctx: &Context) -> Result<ExitStatus, Comm
             async move { process(directory, &shared, item).await }
         })
         .buffered(concurrency);
-
-    let mut any_failed = false;
-    let mut single_error = None;
     while let Some((record, error)) = results.next().await {
-        if let Some(error) = &error {
-            any_failed = true;
-            if batch {
-                error.report("ad-tool", ctx.verbose());
+        let action = record.action.map_or("failed", Action::word);
+        // One account that was made or read shows in full; a failure, or a batch, is a line.
+        reporter.item(&record, action, error.as_ref(), |w| {
+            if batch || error.is_some() {
+                record.write_line(w)
+            } else {
+                record.write_human(w)
             }
-        }
-        if !(error.is_some() && !batch && output.format() == common::output::OutputFormat::Human) {
-            output
-                .record(&record, |w| {
-                    if batch {
-                        record.write_line(w)
-                    } else {
-                        record.write_human(w)
-                    }
-                })
-                .map_err(output_error)?;
-        }
-        if !batch {
-            single_error = error;
-        }
+        })?;
     }
     drop(results);
-    output.finish().map_err(output_error)?;
     directory.unbind().await;
-    match single_error {
-        Some(error) => Err(error),
-        None => Ok(batch_status(any_failed)),
-    }
+    reporter.finish("")
 }
 
 fn collect_items(args: &CreateUserArgs) -> Result<Vec<Item>, CommandError> {

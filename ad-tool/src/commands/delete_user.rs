@@ -14,7 +14,10 @@ use crate::record::{ACCOUNT_ATTRIBUTES, AccountRecord, Action};
 
 /// Options of `delete-user`.
 #[derive(Debug, Clone, Args)]
-#[command(after_help = "Example:\n  ad-tool delete-user SAMyTTExch --yes")]
+#[command(help_template = common::help_template!(
+    "  ad-tool delete-user SAMyTTExch --yes
+  ad-tool delete-user \"CN=SAMyTTExch,CN=Users,DC=corp,DC=example\" --yes --missing-ok"
+))]
 pub struct DeleteUserArgs {
     /// The account: sAMAccountName, UPN or DN
     #[arg(value_name = "NAME")]

@@ -9,21 +9,19 @@ use common::{CommandError, ExitStatus};
 use serde::Serialize;
 
 use crate::context::Context;
-use crate::context::output_error;
 use crate::dn::Dn;
 use crate::failure;
 use crate::lookup::{self, Kind};
 use crate::mailbox_query::{RecipientType, mailbox_filter};
-
-const EXAMPLES: &str = "\
-Examples:
-  ad-tool mailboxes --base \"OU=Staff,DC=corp,DC=example\" > mailboxes.txt
-  ad-tool mailboxes --group \"Timetable Users\" --recipient-type user --recipient-type shared \\
-      | ews-tool grant --to svc@corp.example --level Editor --mailboxes-file -";
+use common::output::write_error;
 
 /// Options of `mailboxes`.
 #[derive(Debug, Clone, Args)]
-#[command(after_help = EXAMPLES)]
+#[command(help_template = common::help_template!(
+    "  ad-tool mailboxes --base \"OU=Staff,DC=corp,DC=example\" > mailboxes.txt
+  ad-tool mailboxes --group \"Timetable Users\" --recipient-type user --recipient-type room \\
+      | ews-tool grant --to mytt-service@corp.example --level Editor --mailboxes-file -"
+))]
 pub struct MailboxesArgs {
     /// Only below this OU or container [default: the whole domain]
     #[arg(long, value_name = "DN")]
@@ -106,8 +104,8 @@ pub async fn run(args: MailboxesArgs, ctx: &Context) -> Result<ExitStatus, Comma
         )
         .await
         .map_err(|e| failure::explain(&e).with_item(base.to_string()))?
-        .map_err(output_error)?;
-    output.finish().map_err(output_error)?;
+        .map_err(write_error)?;
+    output.finish().map_err(write_error)?;
     log::info!(
         "{count} mailboxes in {pages} pages of up to {}",
         args.page_size

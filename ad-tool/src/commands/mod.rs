@@ -3,6 +3,9 @@
 use clap::Subcommand;
 use common::{CommandError, ExitStatus};
 
+use clap::CommandFactory;
+
+use crate::cli::{Cli, PASSWORD_ENV};
 use crate::context::Context;
 
 pub mod add_member;
@@ -27,6 +30,19 @@ pub enum Command {
     AddMember(add_member::AddMemberArgs),
     /// List mailboxes' primary SMTP addresses, one per line
     Mailboxes(mailboxes::MailboxesArgs),
+    /// Show the settings in effect and where each came from
+    #[command(help_template = common::help_template!(
+        "  ad-tool config show
+  ad-tool --profile corp config show -o json"
+    ))]
+    Config(common::args::ConfigArgs),
+    /// Print a shell completion script
+    #[command(help_template = common::help_template!(
+        "  ad-tool completions bash > /etc/bash_completion.d/ad-tool
+  ad-tool completions zsh > ~/.zfunc/_ad-tool
+  ad-tool completions fish > ~/.config/fish/completions/ad-tool.fish"
+    ))]
+    Completions(common::args::CompletionsArgs),
 }
 
 /// Runs the chosen subcommand.
@@ -38,5 +54,14 @@ pub async fn dispatch(command: Command, ctx: &Context) -> Result<ExitStatus, Com
         Command::CreateGroup(args) => create_group::run(args, ctx).await,
         Command::AddMember(args) => add_member::run(args, ctx).await,
         Command::Mailboxes(args) => mailboxes::run(args, ctx).await,
+        Command::Config(args) => match args.action {
+            common::args::ConfigAction::Show => common::tool::config_show(
+                &Cli::command(),
+                &ctx.global,
+                &ctx.provenance,
+                PASSWORD_ENV,
+            ),
+        },
+        Command::Completions(args) => common::tool::completions(&args, Cli::command(), "ad-tool"),
     }
 }

@@ -10,7 +10,10 @@ use crate::record::{ACCOUNT_ATTRIBUTES, AccountRecord};
 
 /// Options of `show-user`.
 #[derive(Debug, Clone, Args)]
-#[command(after_help = "Example:\n  ad-tool show-user SAMyTTExch -o json")]
+#[command(help_template = common::help_template!(
+    "  ad-tool show-user SAMyTTExch
+  ad-tool show-user sa-mytt-exch@corp.example -o json"
+))]
 pub struct ShowUserArgs {
     /// The account: sAMAccountName, UPN or DN
     #[arg(value_name = "NAME")]

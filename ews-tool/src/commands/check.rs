@@ -8,16 +8,19 @@ use common::output::Shape;
 use common::{CommandError, ExitStatus};
 use serde::Serialize;
 
-use crate::context::{Context, output_error};
+use crate::context::Context;
 use crate::error::{self, EwsError, Who};
 use crate::outcome::ErrorRecord;
 use crate::response::ServerVersionInfo;
+use common::output::write_error;
 
 /// Options of `check`.
 #[derive(Debug, Clone, Args)]
-#[command(
-    after_help = "Example:\n  ews-tool --url https://mail.corp.example/EWS/Exchange.asmx --user CORP\\\\svc check --mailbox anna@corp.example"
-)]
+#[command(help_template = common::help_template!(
+    "  ews-tool --url https://mail.corp.example/EWS/Exchange.asmx --user 'CORP\\svc-mytt' \\
+      --password-file svc-mytt.password check
+  ews-tool check --mailbox anna@corp.example --mailbox room-101@corp.example"
+))]
 pub struct CheckArgs {
     /// Also check access to this mailbox's calendar; repeat for more
     #[arg(long = "mailbox", value_name = "ADDRESS")]
@@ -152,8 +155,8 @@ pub async fn run(args: CheckArgs, ctx: &Context) -> Result<ExitStatus, CommandEr
     let mut output = ctx.output(Shape::Single);
     output
         .record(&record, |w| record.write_human(w))
-        .map_err(output_error)?;
-    output.finish().map_err(output_error)?;
+        .map_err(write_error)?;
+    output.finish().map_err(write_error)?;
     Ok(if failed.is_some() {
         ExitStatus::ItemsFailed
     } else {

@@ -9,15 +9,14 @@ use crate::commands::run_edits;
 use crate::context::Context;
 use crate::permissions::{Grantee, Level};
 
-const EXAMPLES: &str = "\
-Examples:
-  ews-tool grant --to mytt-service@corp.example --level Editor --mailbox anna@corp.example
-  ad-tool mailboxes --group \"Timetable Users\" | ews-tool grant --to mytt-services@corp.example --level Reviewer --mailboxes-file -
-  ews-tool grant --to Default --level LimitedDetails --mailboxes-file staff.txt --dry-run";
-
 /// Options of `grant`.
 #[derive(Debug, Clone, Args)]
-#[command(after_help = EXAMPLES)]
+#[command(help_template = common::help_template!(
+    "  ews-tool grant --to mytt-service@corp.example --level Editor --mailbox anna@corp.example
+  ad-tool mailboxes --group \"Timetable Users\" \\
+      | ews-tool grant --to mytt-service@corp.example --level Reviewer --mailboxes-file -
+  ews-tool grant --to Default --level LimitedDetails --mailboxes-file staff.txt --dry-run"
+))]
 pub struct GrantArgs {
     /// Who: a user's or group's SMTP address, a SID, or Default / Anonymous
     #[arg(long, value_name = "GRANTEE")]

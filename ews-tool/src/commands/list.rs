@@ -16,7 +16,10 @@ use crate::permissions::{CalendarPermission, Level, Rights};
 
 /// Options of `list`.
 #[derive(Debug, Clone, Args)]
-#[command(after_help = "Example:\n  ews-tool list --mailbox anna@corp.example -o json")]
+#[command(help_template = common::help_template!(
+    "  ews-tool list --mailbox anna@corp.example
+  ad-tool mailboxes --base \"OU=Staff,DC=corp,DC=example\" | ews-tool list --mailboxes-file - -o jsonl"
+))]
 pub struct ListArgs {
     /// Which mailboxes.
     #[command(flatten)]
@@ -70,10 +73,18 @@ pub struct CalendarRecord {
 }
 
 impl MailboxRecord for CalendarRecord {
+    fn action_word(&self) -> &'static str {
+        if self.error.is_some() {
+            "failed"
+        } else {
+            "listed"
+        }
+    }
+
     fn write_human(&self, out: &mut impl Write) -> io::Result<()> {
         writeln!(out, "{}", self.mailbox)?;
         if let Some(error) = &self.error {
-            return writeln!(out, "  error: {}", error.message);
+            return writeln!(out, "  failed ({})", error.code);
         }
         let mut table = Table::new(["  USER", "LEVEL", "NAME"]);
         for entry in &self.entries {
@@ -113,9 +124,8 @@ pub async fn run(args: ListArgs, ctx: &Context) -> Result<ExitStatus, CommandErr
         user: &user,
         grantee: None,
     };
-    let total = entries.len();
     let client_ref = &client;
-    let finished = each_mailbox(
+    let reporter = each_mailbox(
         ctx,
         entries,
         concurrency,
@@ -137,20 +147,10 @@ pub async fn run(args: ListArgs, ctx: &Context) -> Result<ExitStatus, CommandErr
             mailbox: mailbox.to_owned(),
             entries: Vec::new(),
             unknown_entries: Vec::new(),
-            error: Some(ErrorRecord {
-                code: error.code,
-                message: error.summary(),
-            }),
+            error: Some(ErrorRecord::from(error)),
         },
+        |_| Ok(()),
     )
     .await?;
-    let counts = match finished.failed {
-        0 => format!("{total} mailboxes: {total} listed"),
-        failed => format!(
-            "{total} mailboxes: {} listed, {failed} failed",
-            total - failed
-        ),
-    };
-    finished.summarize(ctx, &client, &counts);
-    finished.exit()
+    reporter.finish(&super::client_summary(&client))
 }

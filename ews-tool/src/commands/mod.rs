@@ -1,20 +1,19 @@
 //! The subcommands, one module each, and what grant and revoke share.
 
 use std::future::Future;
-use std::time::Instant;
 
-use clap::Subcommand;
-use common::output::Shape;
+use clap::{CommandFactory, Subcommand};
+use common::report::Reporter;
 use common::{CommandError, ExitStatus};
 use futures::StreamExt;
 
 use crate::batch::{self, EditRequest};
-use crate::cli::{BatchArgs, MailboxArgs};
+use crate::cli::{BatchArgs, Cli, MailboxArgs, PASSWORD_ENV};
 use crate::client::EwsClient;
-use crate::context::{Context, output_error};
+use crate::context::Context;
 use crate::error::Who;
 use crate::mailboxes::{self, MailboxEntry};
-use crate::outcome::{MailboxOutcome, MailboxRecord, Summary, write_report};
+use crate::outcome::{MailboxOutcome, MailboxRecord, ReportFile};
 
 pub mod check;
 pub mod grant;
@@ -32,6 +31,19 @@ pub enum Command {
     List(list::ListArgs),
     /// Connect, log on, report the server version and, with --mailbox, access to the mailboxes
     Check(check::CheckArgs),
+    /// Show the settings in effect and where each came from
+    #[command(help_template = common::help_template!(
+        "  ews-tool config show
+  ews-tool --profile corp config show -o json"
+    ))]
+    Config(common::args::ConfigArgs),
+    /// Print a shell completion script
+    #[command(help_template = common::help_template!(
+        "  ews-tool completions bash > /etc/bash_completion.d/ews-tool
+  ews-tool completions zsh > ~/.zfunc/_ews-tool
+  ews-tool completions fish > ~/.config/fish/completions/ews-tool.fish"
+    ))]
+    Completions(common::args::CompletionsArgs),
 }
 
 /// Runs the chosen subcommand.
@@ -41,6 +53,15 @@ pub async fn dispatch(command: Command, ctx: &Context) -> Result<ExitStatus, Com
         Command::Revoke(args) => revoke::run(args, ctx).await,
         Command::List(args) => list::run(args, ctx).await,
         Command::Check(args) => check::run(args, ctx).await,
+        Command::Config(args) => match args.action {
+            common::args::ConfigAction::Show => common::tool::config_show(
+                &Cli::command(),
+                &ctx.global,
+                &ctx.provenance,
+                PASSWORD_ENV,
+            ),
+        },
+        Command::Completions(args) => common::tool::completions(&args, Cli::command(), "ews-tool"),
     }
 }
 
@@ -75,53 +96,22 @@ pub(crate) fn prepare(
     })
 }
 
-/// What a run over the mailboxes leaves.
-pub(crate) struct Finished<R> {
-    /// Every record, failures included, in input order.
-    pub records: Vec<R>,
-    /// How many mailboxes failed.
-    pub failed: usize,
-    single: bool,
-    single_error: Option<CommandError>,
-    started: Instant,
-}
-
-impl<R> Finished<R> {
-    /// The closing line on stderr, for a batch of more than one mailbox.
-    pub fn summarize(&self, ctx: &Context, client: &EwsClient, counts: &str) {
-        if !self.single {
-            print_summary(ctx, client, counts, self.started);
-        }
-    }
-
-    /// The exit: a single mailbox's failure is the command's error (reported once, by the
-    /// caller); in a batch, any failure makes it 1.
-    pub fn exit(self) -> Result<ExitStatus, CommandError> {
-        match (self.single_error, self.failed) {
-            (Some(error), _) => Err(error),
-            (None, 0) => Ok(ExitStatus::Success),
-            (None, _) => Ok(ExitStatus::ItemsFailed),
-        }
-    }
-}
-
-/// Runs `work` on every mailbox, `concurrency` at once, printing each record in input order as
-/// it completes. In a batch a failure is reported on stderr as it happens and `failed` makes
-/// its record; a single mailbox's failure is left for the caller to report once (with human
-/// output it prints no record either).
+/// Runs `work` on every mailbox, `concurrency` at once, reporting each record in input order as
+/// it completes (a failure as its `failed` record and one line on stderr) and handing it to
+/// `also` (the CSV report). The same for one mailbox and for many; the caller ends the
+/// reporter with the summary.
 pub(crate) async fn each_mailbox<R, Fut>(
     ctx: &Context,
     entries: Vec<MailboxEntry>,
     concurrency: usize,
     work: impl Fn(String) -> Fut,
     failed: impl Fn(&str, &CommandError) -> R,
-) -> Result<Finished<R>, CommandError>
+    mut also: impl FnMut(&R) -> Result<(), CommandError>,
+) -> Result<Reporter, CommandError>
 where
     R: MailboxRecord,
     Fut: Future<Output = Result<R, CommandError>>,
 {
-    let single = entries.len() == 1;
-    let started = Instant::now();
     let work = &work;
     let mut results = futures::stream::iter(entries)
         .map(|entry| async move {
@@ -133,40 +123,18 @@ where
             (entry.address, result)
         })
         .buffered(concurrency);
-    let mut output = ctx.output(Shape::Many);
-    let mut finished = Finished {
-        records: Vec::new(),
-        failed: 0,
-        single,
-        single_error: None,
-        started,
-    };
+    let mut reporter = ctx.reporter(("mailbox", "mailboxes"));
     while let Some((mailbox, result)) = results.next().await {
-        let record = match result {
-            Ok(record) => record,
-            Err(error) => {
-                let record = failed(&mailbox, &error);
-                finished.failed += 1;
-                if !single {
-                    error.report("ews-tool", ctx.verbose());
-                } else if output.format() == common::output::OutputFormat::Human {
-                    finished.single_error = Some(error);
-                    finished.records.push(record);
-                    continue;
-                } else {
-                    finished.single_error = Some(error);
-                }
-                record
-            }
+        let (record, error) = match result {
+            Ok(record) => (record, None),
+            Err(error) => (failed(&mailbox, &error), Some(error)),
         };
-        output
-            .record(&record, |w| record.write_human(w))
-            .map_err(output_error)?;
-        finished.records.push(record);
+        reporter.item(&record, record.action_word(), error.as_ref(), |w| {
+            record.write_human(w)
+        })?;
+        also(&record)?;
     }
-    drop(results);
-    output.finish().map_err(output_error)?;
-    Ok(finished)
+    Ok(reporter)
 }
 
 /// Grant or revoke on every mailbox: the records, the CSV report and the summary.
@@ -176,6 +144,12 @@ pub async fn run_edits(
     batch_args: &BatchArgs,
     request: EditRequest,
 ) -> Result<ExitStatus, CommandError> {
+    // The report is opened before anything is changed, so an unusable path stops the run.
+    let mut report = batch_args
+        .report
+        .as_deref()
+        .map(ReportFile::open)
+        .transpose()?;
     let Prepared {
         entries,
         concurrency,
@@ -188,36 +162,24 @@ pub async fn run_edits(
         grantee: Some(&grantee),
     };
     let (client_ref, request) = (&client, &request);
-    let finished = each_mailbox(
+    let reporter = each_mailbox(
         ctx,
         entries,
         concurrency,
         move |mailbox| async move { batch::edit_mailbox(client_ref, &mailbox, request, who).await },
         |mailbox, error| MailboxOutcome::failed(mailbox, &grantee, error),
+        |outcome| match &mut report {
+            Some(report) => report.write(outcome),
+            None => Ok(()),
+        },
     )
     .await?;
-    if let Some(path) = &batch_args.report {
-        write_report(path, &finished.records).map_err(|e| {
-            CommandError::new(
-                ExitStatus::ItemsFailed,
-                format!("cannot write the report {}: {e}", path.display()),
-            )
-        })?;
-    }
-    let mut summary = Summary::default();
-    for outcome in &finished.records {
-        summary.add(outcome.action);
-    }
-    finished.summarize(ctx, &client, &summary.line());
-    finished.exit()
+    reporter.finish(&client_summary(&client))
 }
 
-/// The closing line of a batch on stderr (unless `--quiet`): the counts, the time taken, the
-/// requests and connections used and how often the server was busy.
-pub(crate) fn print_summary(ctx: &Context, client: &EwsClient, counts: &str, started: Instant) {
-    if ctx.global.quiet {
-        return;
-    }
+/// What the summary adds about the traffic: the requests and connections used and how often
+/// the server was busy.
+pub(crate) fn client_summary(client: &EwsClient) -> String {
     let counters = &client.counters;
     let load = std::sync::atomic::Ordering::Relaxed;
     let busy = match counters.busy.load(load) {
@@ -231,10 +193,9 @@ pub(crate) fn print_summary(ctx: &Context, client: &EwsClient, counts: &str, sta
         counters.requests.load(load),
         counters.connections.load(load),
     );
-    eprintln!(
-        "ews-tool: {counts} in {:.1} s ({requests} request{} on {connections} connection{}{busy})",
-        started.elapsed().as_secs_f64(),
+    format!(
+        " ({requests} request{} on {connections} connection{}{busy})",
         if requests == 1 { "" } else { "s" },
         if connections == 1 { "" } else { "s" },
-    );
+    )
 }

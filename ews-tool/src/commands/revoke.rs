@@ -11,9 +11,10 @@ use crate::permissions::Grantee;
 
 /// Options of `revoke`.
 #[derive(Debug, Clone, Args)]
-#[command(
-    after_help = "Example:\n  ews-tool revoke --from mytt-service@corp.example --mailboxes-file staff.txt"
-)]
+#[command(help_template = common::help_template!(
+    "  ews-tool revoke --from mytt-service@corp.example --mailboxes-file staff.txt
+  ews-tool revoke --from mytt-service@corp.example --mailbox anna@corp.example --dry-run"
+))]
 pub struct RevokeArgs {
     /// Whose entry: a user's or group's SMTP address, or a SID
     #[arg(long, value_name = "GRANTEE")]

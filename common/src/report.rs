@@ -1,0 +1,201 @@
+//! Reporting the items of a command (accounts, members, mailboxes) the same way whether there
+//! is one or many: each item's record on stdout as it completes, each failure once on stderr,
+//! a closing summary on stderr, and the exit code.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::output::{Output, OutputFormat};
+use crate::{CommandError, ExitStatus};
+
+/// An error as an item's record carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ErrorRecord {
+    /// Short stable name for scripts (`exists`, `no-mailbox`, …).
+    pub code: &'static str,
+    /// The one-line message, hint included.
+    pub message: String,
+}
+
+impl From<&CommandError> for ErrorRecord {
+    fn from(error: &CommandError) -> Self {
+        Self {
+            code: error.code,
+            message: error.summary(),
+        }
+    }
+}
+
+/// Writes items' records and keeps the counts for the summary and the exit code.
+pub struct Reporter<W: Write = io::Stdout> {
+    tool: &'static str,
+    output: Output<W>,
+    verbose: bool,
+    quiet: bool,
+    /// What the items are, singular and plural ("mailbox", "mailboxes").
+    noun: (&'static str, &'static str),
+    /// Action word → how many, in order of first appearance.
+    counts: BTreeMap<usize, (&'static str, usize)>,
+    items: usize,
+    failures: Vec<ExitStatus>,
+    started: Instant,
+}
+
+impl<W: Write> Reporter<W> {
+    /// A reporter writing records to `output`; `noun` names the items in the summary.
+    pub fn new(
+        tool: &'static str,
+        output: Output<W>,
+        verbose: bool,
+        quiet: bool,
+        noun: (&'static str, &'static str),
+    ) -> Self {
+        Self {
+            tool,
+            output,
+            verbose,
+            quiet,
+            noun,
+            counts: BTreeMap::new(),
+            items: 0,
+            failures: Vec::new(),
+            started: Instant::now(),
+        }
+    }
+
+    /// The output format.
+    pub fn format(&self) -> OutputFormat {
+        self.output.format()
+    }
+
+    /// Reports one item: its record (rendered by `human` in human output), and its failure,
+    /// if it failed, as one line on stderr. `action` is the word the summary counts it under.
+    pub fn item<R: Serialize>(
+        &mut self,
+        record: &R,
+        action: &'static str,
+        error: Option<&CommandError>,
+        human: impl FnOnce(&mut W) -> io::Result<()>,
+    ) -> Result<(), CommandError> {
+        self.items += 1;
+        let next = self.counts.len();
+        match self.counts.values_mut().find(|(word, _)| *word == action) {
+            Some((_, n)) => *n += 1,
+            None => {
+                self.counts.insert(next, (action, 1));
+            }
+        }
+        self.output
+            .record(record, human)
+            .map_err(crate::output::write_error)?;
+        if let Some(error) = error {
+            self.failures.push(error.status);
+            error.report(self.tool, self.verbose);
+        }
+        Ok(())
+    }
+
+    /// How many items failed so far.
+    pub fn failed(&self) -> usize {
+        self.failures.len()
+    }
+
+    /// How many items were reported so far.
+    pub fn items(&self) -> usize {
+        self.items
+    }
+
+    /// "3 accounts: 2 created, 1 failed".
+    pub fn counts_line(&self) -> String {
+        let (one, many) = self.noun;
+        let parts: Vec<String> = self
+            .counts
+            .values()
+            .map(|(word, n)| format!("{n} {word}"))
+            .collect();
+        format!(
+            "{} {}: {}",
+            self.items,
+            if self.items == 1 { one } else { many },
+            if parts.is_empty() {
+                "nothing to do".to_owned()
+            } else {
+                parts.join(", ")
+            }
+        )
+    }
+
+    /// Ends the output, prints the summary on stderr (unless `-q`; `detail` is added after the
+    /// time taken) and returns the exit status: 0 when nothing failed; when the only item
+    /// failed, that failure's own status (5 for an account that exists, 4 for a refusal); 1
+    /// when some of several failed.
+    pub fn finish(self, detail: &str) -> Result<ExitStatus, CommandError> {
+        let summary = format!(
+            "{} in {:.1} s{detail}",
+            self.counts_line(),
+            self.started.elapsed().as_secs_f64()
+        );
+        self.output.finish().map_err(crate::output::write_error)?;
+        if !self.quiet {
+            eprintln!("{}: {summary}", self.tool);
+        }
+        Ok(match (self.items, self.failures.as_slice()) {
+            (_, []) => ExitStatus::Success,
+            (1, [status]) => *status,
+            _ => ExitStatus::ItemsFailed,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::Shape;
+
+    #[derive(Serialize)]
+    struct Item {
+        name: &'static str,
+    }
+
+    fn reporter(format: OutputFormat) -> Reporter<Vec<u8>> {
+        Reporter::new(
+            "tool",
+            Output::new(Vec::new(), format, Shape::Many),
+            false,
+            true,
+            ("account", "accounts"),
+        )
+    }
+
+    #[test]
+    fn counts_keep_the_order_actions_first_appeared_in() {
+        let mut r = reporter(OutputFormat::Jsonl);
+        for (name, action) in [("a", "created"), ("b", "failed"), ("c", "created")] {
+            r.item(&Item { name }, action, None, |_| Ok(())).unwrap();
+        }
+        assert_eq!(r.counts_line(), "3 accounts: 2 created, 1 failed");
+    }
+
+    #[test]
+    fn one_failed_item_keeps_its_status_and_several_make_it_one() {
+        let exists = CommandError::new(ExitStatus::Exists, "exists");
+        let mut single = reporter(OutputFormat::Jsonl);
+        single
+            .item(&Item { name: "a" }, "failed", Some(&exists), |_| Ok(()))
+            .unwrap();
+        assert_eq!(single.finish("").unwrap(), ExitStatus::Exists);
+        let mut many = reporter(OutputFormat::Jsonl);
+        many.item(&Item { name: "a" }, "created", None, |_| Ok(()))
+            .unwrap();
+        many.item(&Item { name: "b" }, "failed", Some(&exists), |_| Ok(()))
+            .unwrap();
+        assert_eq!(many.finish("").unwrap(), ExitStatus::ItemsFailed);
+        let mut none = reporter(OutputFormat::Jsonl);
+        none.item(&Item { name: "a" }, "created", None, |_| Ok(()))
+            .unwrap();
+        assert_eq!(none.finish("").unwrap(), ExitStatus::Success);
+    }
+}

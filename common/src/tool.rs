@@ -1,0 +1,80 @@
+//! The one entry every tool's `run` goes through: the command line read with the environment
+//! and the profile, logging set up, the profile's warnings printed, the command run on a
+//! single-threaded runtime, and its outcome turned into the exit code.
+
+use std::ffi::OsString;
+use std::future::Future;
+use std::process::ExitCode;
+
+use crate::args::GlobalArgs;
+use crate::settings::{ParseOutcome, Parsed, Provenance};
+use crate::{CommandError, ExitStatus};
+
+/// What a tool tells the runner about itself.
+#[derive(Debug, Clone, Copy)]
+pub struct Tool {
+    /// Its name, the prefix of every line it prints on stderr.
+    pub name: &'static str,
+    /// Its crates' names as log targets (their messages show below `-vvv`).
+    pub own_crates: &'static [&'static str],
+}
+
+/// Parses `args` with `parse`, then runs `command` with the parsed options and where they
+/// came from, and returns the exit code.
+pub fn run<C, Fut>(
+    tool: Tool,
+    args: Vec<OsString>,
+    parse: impl FnOnce(Vec<OsString>) -> Result<Parsed<C>, ParseOutcome>,
+    global: impl Fn(&C) -> &GlobalArgs,
+    command: impl FnOnce(C, Provenance) -> Fut,
+) -> ExitCode
+where
+    Fut: Future<Output = Result<ExitStatus, CommandError>>,
+{
+    let Parsed { cli, provenance } = match parse(args) {
+        Ok(parsed) => parsed,
+        Err(stopped) => return stopped.finish(tool.name),
+    };
+    let (verbose, quiet) = (global(&cli).verbose, global(&cli).quiet);
+    crate::logging::init(tool.name, verbose, quiet, tool.own_crates);
+    for warning in &provenance.warnings {
+        log::warn!("{warning}");
+    }
+    crate::error::run_to_exit(tool.name, verbose > 0, || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| {
+                CommandError::new(ExitStatus::ItemsFailed, format!("cannot start: {e}"))
+            })?;
+        runtime.block_on(command(cli, provenance))
+    })
+}
+
+/// `config show`: every shared setting of `command` with its value and origin, and the
+/// operator password's source (read from `password_env` when no option names one).
+pub fn config_show(
+    command: &clap::Command,
+    global: &GlobalArgs,
+    provenance: &Provenance,
+    password_env: &str,
+) -> Result<ExitStatus, CommandError> {
+    let mut settings = provenance.settings(command);
+    settings.push(global.password_setting(password_env, provenance));
+    let mut out = std::io::stdout().lock();
+    crate::settings::show(&settings, provenance, global.output, &mut out)
+        .map_err(crate::output::write_error)?;
+    Ok(ExitStatus::Success)
+}
+
+/// `completions SHELL`: the completion script for `command` on stdout.
+pub fn completions(
+    args: &crate::args::CompletionsArgs,
+    mut command: clap::Command,
+    name: &str,
+) -> Result<ExitStatus, CommandError> {
+    let mut out = std::io::stdout().lock();
+    args.write(&mut command, name, &mut out);
+    std::io::Write::flush(&mut out).map_err(crate::output::write_error)?;
+    Ok(ExitStatus::Success)
+}
