@@ -14,6 +14,8 @@ pub mod rc {
     pub const SIZE_LIMIT_EXCEEDED: u32 = 4;
     /// `strongerAuthRequired`
     pub const STRONGER_AUTH_REQUIRED: u32 = 8;
+    /// `unavailableCriticalExtension`: a critical control the server does not support
+    pub const UNAVAILABLE_CRITICAL_EXTENSION: u32 = 12;
     /// `noSuchAttribute`
     pub const NO_SUCH_ATTRIBUTE: u32 = 16;
     /// `constraintViolation`

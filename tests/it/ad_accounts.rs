@@ -1,6 +1,8 @@
 //! `ad-tool create-user`, `show-user`, `delete-user` against the lab, verified with samba-tool
 //! and OpenLDAP's clients.
 
+use std::fmt::Write as _;
+
 use lab::ldap_proxy::{Answer, Fault, LdapFaultProxy, op};
 
 use crate::support::{
@@ -711,4 +713,109 @@ fn secrets_never_reach_output_or_logs() {
         "-vv shows the protocol exchange: {}",
         out.stderr
     );
+}
+
+/// The README's CSV example twice: the second run skips every row, succeeds, and leaves the
+/// password file as it was; a later run with a new row adds that row's password under the
+/// same header; a file others can read, or a link, is refused before anything is created.
+#[test]
+fn a_csv_run_twice_succeeds_and_its_password_file_is_only_added_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let tag = unique("rerun");
+    let csv = dir.path().join("accounts.csv");
+    let rows = |n: usize| {
+        let mut text = String::from("name,upn,display-name\n");
+        for i in 1..=n {
+            let _ = writeln!(text, "{tag}-{i},{tag}-{i}@lab.example,Rerun {i}");
+        }
+        text
+    };
+    std::fs::write(&csv, rows(2)).unwrap();
+    let passwords = dir.path().join("passwords.csv");
+    let run = || {
+        ad().args(["create-user", "--from-csv"])
+            .args([csv.as_os_str()])
+            .args([
+                "--path",
+                lab::seed::SERVICE_ACCOUNTS_OU,
+                "--service-account",
+            ])
+            .args(["--generate-password", "--generated-password-file"])
+            .args([passwords.as_os_str()])
+            .args(["--if-exists", "skip"])
+            .run()
+    };
+    run().expect_code(0);
+    let first = std::fs::read_to_string(&passwords).unwrap();
+    assert_eq!(first.lines().count(), 3, "{first}");
+    let again = run();
+    again.expect_code(0);
+    assert!(
+        again.stdout.lines().all(|l| l.starts_with("skipped")),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(std::fs::read_to_string(&passwords).unwrap(), first);
+
+    std::fs::write(&csv, rows(3)).unwrap();
+    run().expect_code(0);
+    let third = std::fs::read_to_string(&passwords).unwrap();
+    assert!(third.starts_with(&first), "added to, never rewritten");
+    assert_eq!(third.lines().count(), 4, "{third}");
+    let password = crate::support::generated_password(&passwords, &format!("{tag}-3"));
+    assert!(can_bind(&format!("{tag}-3@lab.example"), &password));
+    let mode = std::fs::metadata(&passwords).unwrap().permissions();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+        0o600
+    );
+
+    // Nothing generated, nothing written: no file appears.
+    let unused = dir.path().join("unused.csv");
+    ad().args(["create-user", "--from-csv"])
+        .args([csv.as_os_str()])
+        .args([
+            "--path",
+            lab::seed::SERVICE_ACCOUNTS_OU,
+            "--service-account",
+        ])
+        .args(["--generate-password", "--generated-password-file"])
+        .args([unused.as_os_str()])
+        .args(["--if-exists", "skip"])
+        .run()
+        .expect_code(0);
+    assert!(!unused.exists());
+
+    // A file others can read, or a link, stops the run before any account is made.
+    std::fs::write(&csv, rows(4)).unwrap();
+    std::fs::set_permissions(
+        &passwords,
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .unwrap();
+    let refused = run();
+    refused.expect_code(2);
+    assert!(refused.stderr.contains("chmod 600"), "{}", refused.stderr);
+    assert!(samba_user(&format!("{tag}-4")).is_none());
+    std::fs::set_permissions(
+        &passwords,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let link = dir.path().join("link.csv");
+    std::os::unix::fs::symlink(&passwords, &link).unwrap();
+    let linked = ad()
+        .args(["create-user", "--from-csv"])
+        .args([csv.as_os_str()])
+        .args([
+            "--path",
+            lab::seed::SERVICE_ACCOUNTS_OU,
+            "--service-account",
+        ])
+        .args(["--generate-password", "--generated-password-file"])
+        .args([link.as_os_str()])
+        .run();
+    linked.expect_code(2);
+    assert!(linked.stderr.contains("symbolic link"), "{}", linked.stderr);
+    assert!(samba_user(&format!("{tag}-4")).is_none());
 }

@@ -154,3 +154,62 @@ fn a_closed_pipe_ends_quietly() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The addresses in the order the tool printed them.
+fn in_order(stdout: &str) -> Vec<String> {
+    stdout.lines().map(str::to_owned).collect()
+}
+
+/// Sorted by address, case aside.
+fn sorted(list: &[String]) -> Vec<String> {
+    let mut sorted = list.to_vec();
+    sorted.sort_by_key(|a| a.to_lowercase());
+    sorted
+}
+
+#[test]
+fn the_list_is_in_address_order_every_run_across_pages() {
+    let first = ad().args(["mailboxes", "--page-size", "7"]).run();
+    first.expect_code(0);
+    let list = in_order(&first.stdout);
+    assert_eq!(list.len(), 40);
+    assert_eq!(list, sorted(&list), "sorted by address across pages");
+    let second = ad().args(["mailboxes", "--page-size", "3"]).run();
+    assert_eq!(in_order(&second.stdout), list, "the same order every run");
+}
+
+#[test]
+fn a_server_that_cannot_sort_gets_the_list_sorted_by_the_tool() {
+    use lab::ldap_proxy::{Answer, Fault, LdapFaultProxy, op};
+    let dc = dc();
+    let proxy = LdapFaultProxy::start(
+        dc,
+        vec![Fault {
+            operation: op::SEARCH,
+            // The server-side sort control's OID, as the request carries it.
+            containing: b"1.2.840.113556.1.4.473".to_vec(),
+            answer: Answer::Result(12, "00000057: unavailable critical extension".into()),
+        }],
+    )
+    .expect("the fault proxy starts");
+    let out = lab::tools::Tool::new("ad-tool")
+        .args([
+            "--server",
+            &proxy.address.to_string(),
+            "--user",
+            &dc.admin_upn(),
+        ])
+        .args([
+            "--ca-file".into(),
+            dc.pki.ca_file.clone().into_os_string(),
+            "--password-file".into(),
+            dc.admin_password_file.clone().into_os_string(),
+        ])
+        .args(["mailboxes", "--page-size", "7"])
+        .run();
+    out.expect_code(0);
+    assert_eq!(proxy.injected(), 1, "the sorted search was refused once");
+    let list = in_order(&out.stdout);
+    assert_eq!(list.len(), 40);
+    assert_eq!(list, sorted(&list));
+}

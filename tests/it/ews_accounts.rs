@@ -20,12 +20,12 @@ fn ews_as_account(url: &str, user: &str, password_file: &std::path::Path) -> Too
         ])
 }
 
-/// A service account made by ad-tool with a generated password: its name, and the file
-/// holding the password (removed with the directory).
+/// A service account made by ad-tool with a generated password: its name, and a file holding
+/// that password alone, for ews-tool's --password-file (removed with the directory).
 fn new_service_account(prefix: &str) -> (String, tempfile::TempDir, std::path::PathBuf) {
     let sam = unique(prefix);
     let dir = tempfile::tempdir().unwrap();
-    let password_file = dir.path().join("password");
+    let generated = dir.path().join("generated.csv");
     ad().args(["create-user", "--name", &sam, "--sam-account-name", &sam])
         .args([
             "--service-account",
@@ -33,19 +33,22 @@ fn new_service_account(prefix: &str) -> (String, tempfile::TempDir, std::path::P
             lab::seed::SERVICE_ACCOUNTS_OU,
         ])
         .args(["--generate-password", "--generated-password-file"])
-        .args([password_file.as_os_str()])
+        .args([generated.as_os_str()])
         .run()
         .expect_code(0);
+    let password_file = dir.path().join("password");
+    common::secret::write_private_file(
+        &password_file,
+        &crate::support::generated_password(&generated, &sam),
+    )
+    .unwrap();
     (sam, dir, password_file)
 }
 
 #[test]
 fn a_service_account_from_ad_tool_grants_over_one_ntlm_logon() {
     let (sam, _dir, password_file) = new_service_account("sa-ews-");
-    let password = std::fs::read_to_string(&password_file)
-        .unwrap()
-        .trim()
-        .to_owned();
+    let password = std::fs::read_to_string(&password_file).unwrap();
     assert!(password.len() >= 20);
 
     let fake = exchange_with(&json!({}));

@@ -329,3 +329,13 @@ pub fn summary_line(stderr: &str) -> &str {
     assert_eq!(summaries.len(), 1, "one summary line: {stderr}");
     summaries[0]
 }
+
+/// The password ad-tool generated for `sam`, from its generated-password file.
+#[track_caller]
+pub fn generated_password(file: &std::path::Path, sam: &str) -> String {
+    let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    text.lines()
+        .find_map(|line| line.strip_prefix(&format!("{sam},")))
+        .unwrap_or_else(|| panic!("no password for {sam} in {}", file.display()))
+        .to_owned()
+}

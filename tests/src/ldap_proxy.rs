@@ -21,6 +21,8 @@ pub mod op {
     pub const DELETE: u8 = 0x4a;
     /// AddRequest.
     pub const ADD: u8 = 0x68;
+    /// SearchRequest.
+    pub const SEARCH: u8 = 0x63;
 }
 
 /// Refuse requests of one operation whose bytes contain a marker.
@@ -122,7 +124,11 @@ fn serve(
         if let Some(fault) = refusal {
             counter.fetch_add(1, Ordering::SeqCst);
             // The response is the request's application tag + 1, always constructed (DelRequest is primitive).
-            let response_tag = (operation | 0x20) + 1;
+            let response_tag = if operation == op::SEARCH {
+                0x65 // SearchResultDone
+            } else {
+                (operation | 0x20) + 1
+            };
             let answer = match &fault.answer {
                 Answer::Result(code, message) => {
                     result_message(message_id, response_tag, *code, message)

@@ -3,12 +3,12 @@
 use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::fs::File;
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use clap::Args;
 use common::args::IfExists;
+use common::files::GeneratedPasswordFile;
 use common::output::Shape;
 use common::secret::{Secret, SecretRequest, read_secret};
 use common::{CommandError, ExitStatus};
@@ -61,8 +61,8 @@ pub struct CreateUserArgs {
     #[arg(long, conflicts_with = "account_password_file")]
     pub generate_password: bool,
 
-    /// Write generated passwords to this new file (mode 0600) instead of printing them: the password
-    /// alone for one account, "sam_account_name,password" lines for --from-csv
+    /// Add generated passwords to this file instead of printing them: "sam_account_name,password"
+    /// rows, the file created (mode 0600) at the first password and added to on later runs
     #[arg(long, value_name = "FILE", requires = "generate_password")]
     pub generated_password_file: Option<PathBuf>,
 
@@ -109,7 +109,7 @@ struct Shared {
     options: CreateUserArgs,
     passwords: PasswordSource,
     policy: OnceCell<PasswordPolicy>,
-    password_file: Option<Mutex<File>>,
+    password_file: Option<GeneratedPasswordFile>,
     batch: bool,
 }
 
@@ -139,7 +139,11 @@ pub async fn run(args: CreateUserArgs, ctx: &Context) -> Result<ExitStatus, Comm
         PasswordSource::FilesOrPrompt
     };
     let password_file = match (&args.generated_password_file, args.dry_run) {
-        (Some(path), false) => Some(Mutex::new(open_password_file(path, batch)?)),
+        (Some(path), false) => Some(GeneratedPasswordFile::prepare(path).map_err(|e| {
+            CommandError::usage(format!("cannot use {}: {e}", path.display()))
+                .with_hint("name a new file, or one this tool wrote before")
+                .with_code("password-file")
+        })?),
         _ => None,
     };
     let mut directory = ctx.connect().await?;
@@ -267,30 +271,6 @@ fn csv_error_text(error: &csv::Error) -> String {
         }
         _ => error.to_string(),
     }
-}
-
-fn open_password_file(path: &Path, batch: bool) -> Result<File, CommandError> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path).map_err(|e| {
-        let hint = if e.kind() == std::io::ErrorKind::AlreadyExists {
-            "; it is never overwritten, choose a new name"
-        } else {
-            ""
-        };
-        CommandError::usage(format!("cannot create {}: {e}{hint}", path.display()))
-            .with_code("password-file")
-    })?;
-    if batch {
-        file.write_all(b"sam_account_name,password\n")
-            .map_err(|e| CommandError::usage(format!("cannot write {}: {e}", path.display())))?;
-    }
-    Ok(file)
 }
 
 /// An account to work on with where it goes and what already exists under its names.
@@ -846,26 +826,14 @@ fn hand_out_generated(
     secret: &Secret,
     record: &mut AccountRecord,
 ) -> Result<(), CommandError> {
-    match (
-        &shared.password_file,
-        &shared.options.generated_password_file,
-    ) {
-        (Some(file), Some(path)) => {
-            let line = if shared.batch {
-                format!("{},{}\n", spec.sam_account_name, secret.expose())
-            } else {
-                format!("{}\n", secret.expose())
-            };
-            let mut file = file.lock().map_err(|_| {
-                CommandError::new(ExitStatus::ItemsFailed, "the password file is unusable")
-            })?;
-            file.write_all(line.as_bytes())
-                .and_then(|()| file.sync_data())
-                .map_err(|e| CommandError::new(ExitStatus::ItemsFailed, format!("the account was created but its password could not be written to {}: {e}", path.display()))
+    match &shared.password_file {
+        Some(file) => {
+            file.record(spec.sam_account_name.as_str(), secret)
+                .map_err(|e| CommandError::new(ExitStatus::ItemsFailed, format!("the account was created but its password could not be written to {}: {e}", file.path().display()))
                     .with_hint("reset it with --if-exists update --reset-password --generate-password"))?;
-            record.generated_password_file = Some(path.display().to_string());
+            record.generated_password_file = Some(file.path().display().to_string());
         }
-        _ => record.generated_password = Some(secret.expose().to_owned()),
+        None => record.generated_password = Some(secret.expose().to_owned()),
     }
     Ok(())
 }

@@ -9,6 +9,8 @@ use common::{CommandError, ExitStatus};
 use serde::Serialize;
 
 use crate::context::Context;
+use crate::diagnostic::rc;
+use crate::directory::{DirectoryError, Entry};
 use crate::dn::Dn;
 use crate::failure;
 use crate::lookup::{self, Kind};
@@ -53,6 +55,20 @@ pub struct MailboxRecord {
     pub recipient_type: Option<RecipientType>,
 }
 
+impl MailboxRecord {
+    /// The record of an entry that has a mail address.
+    fn from_entry(entry: &Entry) -> Option<Self> {
+        Some(Self {
+            mail: entry.text("mail")?,
+            dn: entry.dn.clone(),
+            sam_account_name: entry.text("sAMAccountName"),
+            recipient_type: entry
+                .int("msExchRecipientTypeDetails")
+                .and_then(RecipientType::from_value),
+        })
+    }
+}
+
 /// Runs `mailboxes`.
 pub async fn run(args: MailboxesArgs, ctx: &Context) -> Result<ExitStatus, CommandError> {
     let mut directory = ctx.connect().await?;
@@ -75,34 +91,46 @@ pub async fn run(args: MailboxesArgs, ctx: &Context) -> Result<ExitStatus, Comma
         .clone()
         .unwrap_or_else(|| directory.naming_context.clone());
     let filter = mailbox_filter(&args.recipient_types, group_dn.as_ref());
+    let attrs = ["mail", "sAMAccountName", "msExchRecipientTypeDetails"];
     let mut output = ctx.output(Shape::Many);
     let mut count = 0usize;
-    let pages = directory
+    let mut emit = |entries: Vec<Entry>| -> std::io::Result<()> {
+        for record in entries.iter().filter_map(MailboxRecord::from_entry) {
+            output.record(&record, |w| writeln!(w, "{}", record.mail))?;
+            count += 1;
+        }
+        Ok(())
+    };
+    // The server sorts by address across pages, so the list is in the same order every run
+    // and streams page by page; a server that cannot sort gets the list sorted here instead.
+    let sorted = directory
         .paged_search(
             &base,
             &filter,
-            &["mail", "sAMAccountName", "msExchRecipientTypeDetails"],
+            &attrs,
             args.page_size,
-            |entries| {
-                for entry in entries {
-                    let Some(mail) = entry.text("mail") else {
-                        continue;
-                    };
-                    let record = MailboxRecord {
-                        mail,
-                        dn: entry.dn.clone(),
-                        sam_account_name: entry.text("sAMAccountName"),
-                        recipient_type: entry
-                            .int("msExchRecipientTypeDetails")
-                            .and_then(RecipientType::from_value),
-                    };
-                    output.record(&record, |w| writeln!(w, "{}", record.mail))?;
-                    count += 1;
-                }
-                Ok::<(), std::io::Error>(())
-            },
+            Some("mail"),
+            &mut emit,
         )
-        .await
+        .await;
+    let pages = match sorted {
+        Err(DirectoryError::Operation { failure, .. })
+            if failure.rc == rc::UNAVAILABLE_CRITICAL_EXTENSION =>
+        {
+            log::info!("the server cannot sort search results; sorting them here");
+            let mut all = Vec::new();
+            let pages = directory
+                .paged_search(&base, &filter, &attrs, args.page_size, None, |entries| {
+                    all.extend(entries);
+                    Ok::<(), std::io::Error>(())
+                })
+                .await;
+            all.sort_by_cached_key(|e| e.text("mail").map(|m| m.to_lowercase()));
+            pages.map(|p| p.and_then(|n| emit(all).map(|()| n)))
+        }
+        other => other,
+    };
+    let pages = pages
         .map_err(|e| failure::explain(&e).with_item(base.to_string()))?
         .map_err(write_error)?;
     output.finish().map_err(write_error)?;
