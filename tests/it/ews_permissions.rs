@@ -447,6 +447,8 @@ fn the_ad_tool_pipeline_grants_a_whole_ou() {
     // `ad-tool mailboxes | ews-tool grant --mailboxes-file -`, as the README shows it.
     let dc = dc();
     let fake = exchange();
+    let folder = tempfile::tempdir().unwrap();
+    let report_path = folder.path().join("grant.csv");
     let script = format!(
         "set -o pipefail; '{ad}' --server {server} --user {admin} --password-file '{admin_pw}' --ca-file '{ca}' mailboxes --base 'OU=Utrecht,OU=Staff,DC=lab,DC=example' \
          | '{ews}' --url '{url}' --user 'LAB\\svc-calendar' --password-file '{user_pw}' --ca-file '{ca}' -o jsonl grant --to {group} --level Editor --mailboxes-file - --report '{report}'",
@@ -459,9 +461,7 @@ fn the_ad_tool_pipeline_grants_a_whole_ou() {
         ca = dc.pki.ca_file.display(),
         url = fake.url,
         group = lab::seed::TIMETABLE_GROUP_MAIL,
-        report = std::env::temp_dir()
-            .join(format!("ews-report-{}.csv", std::process::id()))
-            .display(),
+        report = report_path.display(),
     );
     let out = std::process::Command::new("bash")
         .args(["-c", &script])
@@ -510,10 +510,7 @@ fn the_ad_tool_pipeline_grants_a_whole_ou() {
     }
     // Every request named its mailbox in X-AnchorMailbox, as multi-server sites need.
     assert_eq!(fake.stats()["anchor_mismatches"], 0);
-    let report = std::fs::read_to_string(
-        std::env::temp_dir().join(format!("ews-report-{}.csv", std::process::id())),
-    )
-    .unwrap();
+    let report = std::fs::read_to_string(&report_path).unwrap();
     assert_eq!(report.lines().count(), 21);
     assert!(report.starts_with("mailbox,grantee,action,level_before,level_after,error\n"));
 }

@@ -18,4 +18,5 @@ mod ews_permissions;
 mod ews_resilience;
 mod help;
 mod output_shape;
+mod setup;
 mod support;

@@ -9,6 +9,11 @@ use std::sync::OnceLock;
 use lab::samba::SambaDc;
 use lab::tools::Tool;
 
+/// Whether this run is CI (`CI=true`): there, nothing may be left unchecked.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
 /// The lab's domain controller, started on first use. A lab that cannot start fails the test:
 /// these tests are never skipped.
 pub fn dc() -> &'static SambaDc {

@@ -27,9 +27,11 @@ impl FakeEws {
     /// Starts a simulator in front of the lab's directory with the given settings (JSON of
     /// `exchange::server::Settings`; `{}` for Exchange 2016 with Extended Protection).
     pub fn start(dc: &SambaDc, settings: &serde_json::Value) -> Result<Self, String> {
+        // Inside the lab's folder, which the lab's watchdog removes however the run ends (a
+        // simulator held in a static is never dropped).
         let dir = tempfile::Builder::new()
             .prefix("fake-ews-")
-            .tempdir()
+            .tempdir_in(&dc.dir)
             .map_err(|e| e.to_string())?;
         let (cert, key) = dc
             .pki
@@ -38,9 +40,9 @@ impl FakeEws {
         let (cert_file, key_file) = (dir.path().join("ews.pem"), dir.path().join("ews.key"));
         std::fs::write(&cert_file, cert.to_pem().map_err(|e| e.to_string())?)
             .map_err(|e| e.to_string())?;
-        std::fs::write(
+        common::secret::write_private_file(
             &key_file,
-            key.private_key_to_pem_pkcs8().map_err(|e| e.to_string())?,
+            &String::from_utf8_lossy(&key.private_key_to_pem_pkcs8().map_err(|e| e.to_string())?),
         )
         .map_err(|e| e.to_string())?;
         let capture_dir = dir.path().join("capture");

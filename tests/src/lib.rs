@@ -9,6 +9,8 @@ pub mod certs;
 pub mod exchange;
 pub mod fake_ews;
 pub mod ldap_proxy;
+pub mod prerequisites;
 pub mod samba;
 pub mod seed;
+pub mod session;
 pub mod tools;

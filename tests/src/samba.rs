@@ -20,17 +20,24 @@ pub const USER_PASSWORD: &str = "Lab-User-2026!";
 /// The DC's host name.
 pub const HOST_NAME: &str = "dc1";
 
-/// Why the lab could not start.
+/// Why the lab could not start: one line, with the log of the step that failed.
 #[derive(Debug, thiserror::Error)]
-#[error("the lab's domain controller cannot start: {message}")]
+#[error("the lab's domain controller cannot start: {message}{}", log.as_ref().map(|l| format!("; the full log is in {}", l.display())).unwrap_or_default())]
 pub struct LabError {
     message: String,
+    log: Option<PathBuf>,
 }
 
 fn lab_error(message: impl Into<String>) -> LabError {
     LabError {
         message: message.into(),
+        log: None,
     }
+}
+
+/// Prints one line of the lab's progress on stderr.
+pub fn progress(line: &str) {
+    eprintln!("lab: {line}");
 }
 
 /// A running domain controller.
@@ -71,48 +78,50 @@ fn run(command: &mut Command, what: &str) -> Result<Output, LabError> {
     })?;
     if !output.status.success() {
         return Err(lab_error(format!(
-            "{what} failed ({}): {}{}",
+            "{what} failed ({}): {}",
             output.status,
-            String::from_utf8_lossy(&output.stderr).trim(),
-            String::from_utf8_lossy(&output.stdout)
-                .lines()
-                .rev()
-                .take(5)
-                .collect::<Vec<_>>()
-                .join(" | ")
+            last_words(&output)
         )));
     }
     Ok(output)
 }
 
-fn find_program(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin".into(), "/sbin".into()])
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
+/// Runs a long step with its output in `log` (the log is named in the error if it fails).
+fn run_logged(command: &mut Command, what: &str, log: &Path) -> Result<Output, LabError> {
+    let output = command.output().map_err(|e| {
+        lab_error(format!(
+            "{what}: cannot run {}: {e}",
+            command.get_program().to_string_lossy()
+        ))
+    })?;
+    let mut text = output.stdout.clone();
+    text.extend_from_slice(&output.stderr);
+    let _ = std::fs::write(log, &text);
+    if !output.status.success() {
+        return Err(LabError {
+            message: format!("{what} failed ({}): {}", output.status, last_words(&output)),
+            log: Some(log.to_owned()),
+        });
+    }
+    Ok(output)
 }
 
-fn require_programs() -> Result<(), LabError> {
-    let missing: Vec<&str> = [
-        "samba",
-        "samba-tool",
-        "ldbadd",
-        "ldbmodify",
-        "ldapsearch",
-        "ip",
-    ]
-    .into_iter()
-    .filter(|p| find_program(p).is_none())
-    .collect();
-    if missing.is_empty() {
-        return Ok(());
-    }
-    Err(lab_error(format!(
-        "missing programs: {} (install the lab's packages with tests/setup)",
-        missing.join(", ")
-    )))
+/// The line of a failed command's output that says why: the last line of stderr (Python
+/// tracebacks end with the exception), else of stdout.
+fn last_words(output: &Output) -> String {
+    let last = |bytes: &[u8]| {
+        String::from_utf8_lossy(bytes)
+            .lines()
+            .map(str::trim)
+            .rfind(|l| !l.is_empty())
+            .map(str::to_owned)
+    };
+    last(&output.stderr)
+        .or_else(|| last(&output.stdout))
+        .unwrap_or_else(|| "no output".into())
 }
+
+use crate::prerequisites::find_program;
 
 fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
@@ -159,20 +168,21 @@ fn claim_address() -> Result<(Ipv4Addr, PathBuf), LabError> {
     Err(lab_error("no free loopback address in 127.0.0.2-250"))
 }
 
-/// Samba only binds to addresses an interface holds.
-fn ensure_on_loopback(address: Ipv4Addr) -> Result<(), LabError> {
+/// Samba only binds to addresses an interface holds. Returns whether the lab added it (and
+/// so removes it again when it stops).
+fn ensure_on_loopback(address: Ipv4Addr) -> Result<bool, LabError> {
     let shown = run(
         Command::new("ip").args(["-4", "addr", "show", "dev", "lo"]),
         "listing loopback addresses",
     )?;
     if String::from_utf8_lossy(&shown.stdout).contains(&format!("inet {address}/")) {
-        return Ok(());
+        return Ok(false);
     }
     run(
         Command::new("ip").args(["addr", "add", &format!("{address}/32"), "dev", "lo"]),
         "adding the lab's loopback address",
     )
-    .map(|_| ())
+    .map(|_| true)
 }
 
 fn write_private(path: &Path, text: &str) -> Result<(), LabError> {
@@ -191,7 +201,7 @@ impl SambaDc {
     /// Provisions, seeds and starts a domain controller; returns once LDAPS answers.
     pub fn start() -> Result<Self, LabError> {
         let started = Instant::now();
-        require_programs()?;
+        crate::prerequisites::check(crate::prerequisites::REQUIREMENTS).map_err(lab_error)?;
         if !is_root() {
             return Err(lab_error(
                 "it needs root (Samba binds ports 88, 389 and 636 and adds a loopback address)",
@@ -204,11 +214,25 @@ impl SambaDc {
             .map_err(|e| lab_error(format!("no temporary directory: {e}")))?
             .keep();
         let result = Self::build(&dir, address, &lock, started);
-        if result.is_err() {
-            let _ = std::fs::remove_dir_all(&dir);
-            let _ = std::fs::remove_file(&lock);
+        match result {
+            Ok(dc) => Ok(dc),
+            Err(mut error) => {
+                // The failed step's log outlives the lab's folder, which goes.
+                if let Some(log) = error.log.take() {
+                    let kept = std::env::temp_dir().join(format!(
+                        "ad-ews-lab-{}-{}",
+                        std::process::id(),
+                        log.file_name()
+                            .and_then(|n| n.to_str())
+                            .unwrap_or("step.log")
+                    ));
+                    error.log = std::fs::copy(&log, &kept).ok().map(|_| kept);
+                }
+                let _ = std::fs::remove_dir_all(&dir);
+                let _ = std::fs::remove_file(&lock);
+                Err(error)
+            }
         }
-        result
     }
 
     fn build(
@@ -217,13 +241,39 @@ impl SambaDc {
         lock: &Path,
         started: Instant,
     ) -> Result<Self, LabError> {
-        ensure_on_loopback(address)?;
+        let added_address = ensure_on_loopback(address)?;
+        let release_address = || {
+            if added_address {
+                let _ = Command::new("ip")
+                    .args(["addr", "del", &format!("{address}/32"), "dev", "lo"])
+                    .output();
+            }
+        };
+        match Self::provision_and_start(dir, address, lock, started, added_address) {
+            Ok(dc) => Ok(dc),
+            Err(e) => {
+                release_address();
+                Err(e)
+            }
+        }
+    }
+
+    fn provision_and_start(
+        dir: &Path,
+        address: Ipv4Addr,
+        lock: &Path,
+        started: Instant,
+        added_address: bool,
+    ) -> Result<Self, LabError> {
+        progress(&format!(
+            "provisioning a Samba AD domain controller on {address} (about 6 s)"
+        ));
         for sub in ["run", "log", "tls", "ncalrpc", "winbindd"] {
             std::fs::create_dir_all(dir.join(sub))
                 .map_err(|e| lab_error(format!("cannot create {sub}: {e}")))?;
         }
         let fqdn = format!("{HOST_NAME}.{DNS_DOMAIN}");
-        run(
+        run_logged(
             Command::new("samba-tool").args([
                 "domain",
                 "provision",
@@ -239,6 +289,7 @@ impl SambaDc {
                 &format!("--option=pid directory={}", dir.join("run").display()),
             ]),
             "provisioning the domain",
+            &dir.join("log/provision.log"),
         )?;
         let pki = certs::issue(&dir.join("tls"), &fqdn, address)
             .map_err(|e| lab_error(format!("issuing the lab certificates: {e}")))?;
@@ -338,7 +389,7 @@ impl SambaDc {
             .spawn()
             .map_err(|e| lab_error(format!("cannot start samba: {e}")))?;
         let samba_pid = samba.id();
-        let guard = start_watchdog(samba_pid, dir, lock)?;
+        let guard = start_watchdog(samba_pid, dir, lock, added_address.then_some(address))?;
         let dc = SambaDc {
             dir: dir.to_owned(),
             address,
@@ -352,12 +403,12 @@ impl SambaDc {
             guard: Mutex::new(Some(guard)),
         };
         dc.wait_ready(&mut samba)?;
-        eprintln!(
-            "lab: domain controller {} ({}) ready in {:.1} s",
+        progress(&format!(
+            "domain controller {} ({}) ready in {:.1} s",
             dc.address,
             dc.fqdn,
             started.elapsed().as_secs_f64()
-        );
+        ));
         Ok(dc)
     }
 
@@ -485,11 +536,17 @@ impl SambaDc {
             .unwrap_or_else(|e| panic!("ldapmodify: {e}"))
     }
 
-    /// Stops the DC and removes its directory.
+    /// Stops the DC, removes its directory and the loopback address it added.
     pub fn stop(&self) {
         if let Some((stdin, mut watchdog)) = self.guard.lock().ok().and_then(|mut g| g.take()) {
+            let started = Instant::now();
+            progress("stopping the domain controller");
             drop(stdin);
             let _ = watchdog.wait();
+            progress(&format!(
+                "stopped and cleaned up in {:.1} s",
+                started.elapsed().as_secs_f64()
+            ));
         }
     }
 
@@ -590,28 +647,35 @@ fn delegate_service_accounts_ou(sam: &str) -> Result<(), LabError> {
     .map(|_| ())
 }
 
-/// A shell that waits for its stdin to close (this process ending closes it too), then stops
-/// Samba, kills what is left of its process group and winbindd, and removes the lab directory.
+/// A shell that waits for its stdin to close (this process ending closes it too, however it
+/// ends), then stops Samba, kills what is left of its process group and winbindd, removes the
+/// lab directory and its lock, and takes away the loopback address the lab added.
 fn start_watchdog(
     samba_pid: u32,
     dir: &Path,
     lock: &Path,
+    added_address: Option<Ipv4Addr>,
 ) -> Result<(ChildStdin, Child), LabError> {
     const SCRIPT: &str = r#"
 read -r _
 kill -TERM "$1" 2>/dev/null
+# Until it has exited: gone, or a zombie its parent has not reaped (kill -0 still succeeds).
+running() { [ -r "/proc/$1/stat" ] && [ "$(cut -d' ' -f3 "/proc/$1/stat")" != Z ]; }
 i=0
-while kill -0 "$1" 2>/dev/null && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+while running "$1" && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i+1)); done
 kill -KILL -- "-$1" 2>/dev/null
 if [ -f "$2/run/winbindd.pid" ]; then kill -KILL "$(cat "$2/run/winbindd.pid")" 2>/dev/null; fi
 rm -rf "$2"
 rm -f "$3"
+rmdir "$(dirname "$3")" 2>/dev/null
+if [ -n "$4" ]; then ip addr del "$4/32" dev lo 2>/dev/null; fi
 "#;
     let mut command = Command::new("sh");
     command
         .args(["-c", SCRIPT, "lab-watchdog", &samba_pid.to_string()])
         .arg(dir)
-        .arg(lock);
+        .arg(lock)
+        .arg(added_address.map(|a| a.to_string()).unwrap_or_default());
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
     let mut child = command
         .stdin(Stdio::piped())
@@ -624,4 +688,37 @@ rm -f "$3"
         .take()
         .ok_or_else(|| lab_error("the watchdog has no stdin"))?;
     Ok((stdin, child))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_step_is_one_line_naming_its_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("provision.log");
+        let error = run_logged(
+            Command::new("sh").args([
+                "-c",
+                "echo 'Traceback (most recent call last):' >&2; echo '  File x, line 1' >&2; \
+                 echo 'Exception: File [x.ldf] not found. Please install samba-ad-provision package' >&2; exit 1",
+            ]),
+            "provisioning the domain",
+            &log,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(!error.contains('\n'), "{error}");
+        assert!(!error.contains("Traceback"), "{error}");
+        assert!(
+            error.contains("Please install samba-ad-provision package"),
+            "{error}"
+        );
+        assert!(
+            error.ends_with(&format!("; the full log is in {}", log.display())),
+            "{error}"
+        );
+        assert!(std::fs::read_to_string(&log).unwrap().contains("Traceback"));
+    }
 }

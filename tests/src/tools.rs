@@ -30,6 +30,7 @@ pub fn binary(name: &str) -> PathBuf {
         let Some(cargo) = std::env::var_os("CARGO") else {
             return Ok(());
         };
+        crate::samba::progress("building the tools (cargo build)");
         let mut command = Command::new(cargo);
         command
             .args([

@@ -2,7 +2,8 @@
 //!
 //!     lab demo    start the lab (DC and Exchange simulator), run the whole job with the
 //!                 tools, show the result, stop
-//!     lab up      start the lab, print how to reach it, wait for Enter (or Ctrl-C), stop
+//!     lab up      start the lab, print the environment that points the tools at it, wait
+//!                 for Enter (or Ctrl-C), stop
 
 use std::fmt::Write as _;
 use std::io::BufRead;
@@ -12,17 +13,26 @@ use std::process::ExitCode;
 use lab::fake_ews::FakeEws;
 use lab::samba::SambaDc;
 use lab::seed;
+use lab::session::{self, Session};
 use lab::tools::Tool;
+
+const USAGE: &str = "\
+usage: lab demo | lab up
+  demo  start the lab (a Samba AD DC and the Exchange simulator), run the whole job with the
+        tools, show the result, stop
+  up    start the lab, print the lines that point the tools at it, wait for Enter, stop";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("demo") => demo(),
         Some("up") => up(),
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
         _ => {
-            eprintln!(
-                "usage: lab demo | lab up\n  demo  start the lab and run the whole job with the tools\n  up    start the lab and wait"
-            );
+            eprintln!("{USAGE}");
             return ExitCode::from(2);
         }
     };
@@ -35,99 +45,40 @@ fn main() -> ExitCode {
     }
 }
 
-/// Writes `file` in the lab's directory: a config whose `lab` profile (the default) holds
-/// `settings`, so the commands below read like everyday use.
-fn write_config(
-    dc: &SambaDc,
-    file: &str,
-    settings: &[(&str, String)],
-) -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
-    let mut text = String::from("default-profile = \"lab\"\n\n[profile.lab]\n");
-    for (key, value) in settings {
-        let quoted = value.replace('\\', "\\\\").replace('"', "\\\"");
-        let _ = writeln!(text, "{key} = \"{quoted}\"");
-    }
-    let path = dc.dir.join(file);
-    std::fs::write(&path, text)?;
-    Ok(path)
-}
-
-/// ad-tool's config: the lab DC as its administrator.
-fn write_profile(dc: &SambaDc) -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
-    write_config(
-        dc,
-        "config.toml",
-        &[
-            ("server", dc.server()),
-            ("user", dc.admin_upn()),
-            (
-                "password-file",
-                dc.admin_password_file.display().to_string(),
-            ),
-            ("ca-file", dc.pki.ca_file.display().to_string()),
-        ],
-    )
-}
-
-/// ews-tool's config: `exchange`, logged on as `user` of the lab's domain.
-fn write_ews_profile(
-    dc: &SambaDc,
-    exchange: &FakeEws,
-    user: &str,
-    password_file: &Path,
-) -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
-    write_config(
-        dc,
-        "ews-config.toml",
-        &[
-            ("url", exchange.url.clone()),
-            ("user", format!("{}\\{user}", seed::NETBIOS_DOMAIN)),
-            ("password-file", password_file.display().to_string()),
-            ("ca-file", dc.pki.ca_file.display().to_string()),
-        ],
-    )
+/// Where the tools are: next to this binary, as cargo builds them.
+fn tools_dir() -> std::path::PathBuf {
+    lab::tools::binary("ad-tool")
+        .parent()
+        .map(Path::to_owned)
+        .unwrap_or_default()
 }
 
 fn up() -> Result<(), Box<dyn std::error::Error>> {
     let dc = SambaDc::start()?;
-    let config = write_profile(&dc)?;
-    let exchange = FakeEws::start(&dc, &serde_json::json!({}))?;
-    let service = seed::operators::CALENDAR_SERVICE;
-    let mut full_access = serde_json::Map::new();
-    for person in dc.people.iter().filter(|p| !p.mail.is_empty()) {
-        full_access.insert(person.mail.clone(), serde_json::json!([service]));
-    }
-    exchange.set_access(&serde_json::json!({ "full_access": full_access }));
-    let ews_config = write_ews_profile(&dc, &exchange, service, &dc.user_password_file)?;
-    println!("The lab's domain controller is up:");
+    let session = Session::start(&dc, &dc.dir)?;
+    println!("The lab is up:");
     println!(
-        "  address         {} ({} in its certificate)",
+        "  domain controller  {} ({} in its certificate), domain {}",
         dc.server(),
-        dc.fqdn
+        dc.fqdn,
+        seed::DNS_DOMAIN
     );
     println!(
-        "  administrator   {} (password in {})",
+        "  administrator      {} (password in {})",
         dc.admin_upn(),
         dc.admin_password_file.display()
     );
-    println!("  CA certificate  {}", dc.pki.ca_file.display());
-    println!("  config profile  {}", config.display());
-    println!("And the Exchange simulator in front of it:");
-    println!("  EWS             {}", exchange.url);
+    println!("  CA certificate     {}", dc.pki.ca_file.display());
+    println!("  Exchange (EWS)     {}", session.exchange.url);
     println!(
-        "  logon           {}\\{service} (FullAccess on every mailbox; password in {})",
+        "  EWS logon          {}\\{} (FullAccess on every mailbox; password in {})",
         seed::NETBIOS_DOMAIN,
+        session::EWS_LOGON,
         dc.user_password_file.display()
     );
-    println!("  config profile  {}", ews_config.display());
-    println!(
-        "\nTry:\n  export AD_TOOL_CONFIG={} EWS_TOOL_CONFIG={}\n  target/debug/ad-tool mailboxes --base \"OU=Staff,{}\" \\\n    | target/debug/ews-tool grant --to {} --level Reviewer --mailboxes-file -",
-        config.display(),
-        ews_config.display(),
-        seed::DOMAIN_DN,
-        seed::TIMETABLE_GROUP_MAIL
-    );
-    println!("\nPress Enter to stop it.");
+    println!("\nPaste this into another shell; the README's commands then run as written:\n");
+    print!("{}", session.paste_block(&tools_dir()));
+    println!("\nPress Enter here to stop the lab.");
     let _ = std::io::stdin().lock().read_line(&mut String::new());
     Ok(())
 }
@@ -185,7 +136,7 @@ const GROUP_MAIL: &str = "mytt-service-accounts@lab.example";
 
 fn demo() -> Result<(), Box<dyn std::error::Error>> {
     let dc = SambaDc::start()?;
-    let ad_config = write_profile(&dc)?;
+    let ad_config = session::write_ad_config(&dc, &dc.dir)?;
     println!(
         "Lab domain controller {} ({}); profile \"lab\" in {}",
         dc.server(),
@@ -207,8 +158,10 @@ fn demo() -> Result<(), Box<dyn std::error::Error>> {
     // ews-tool logs on as the first service account; its profile names the password file
     // written below, once ad-tool has generated the password.
     let ews_password = dc.dir.join("sa-mytt-exch-1.password");
+    lab::samba::progress("starting the Exchange simulator");
     let exchange = FakeEws::start(&dc, &serde_json::json!({}))?;
-    let ews_config = write_ews_profile(&dc, &exchange, ACCOUNTS[0], &ews_password)?;
+    let ews_config =
+        session::write_ews_config(&dc, &exchange, &dc.dir, ACCOUNTS[0], &ews_password)?;
     let step = Step {
         ad_config: &ad_config,
         ews_config: &ews_config,

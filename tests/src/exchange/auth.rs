@@ -23,16 +23,9 @@ pub struct HelperEnvironment {
 impl HelperEnvironment {
     /// The environment for a winbindd listening in `socket_dir`.
     pub fn for_socket_dir(socket_dir: &Path) -> Result<Self, String> {
-        let wrapper = [
-            "/usr/lib/x86_64-linux-gnu",
-            "/usr/lib/aarch64-linux-gnu",
-            "/usr/lib64",
-            "/usr/lib",
-        ]
-        .iter()
-        .map(|dir| Path::new(dir).join("libnss_wrapper.so"))
-        .find(|p| p.is_file())
-        .ok_or("libnss_wrapper.so is missing (Debian package libnss-wrapper; run tests/setup)")?;
+        let wrapper = crate::prerequisites::find_library("libnss_wrapper.so").ok_or(
+            "libnss_wrapper.so is missing (Debian package libnss-wrapper; run tests/setup)",
+        )?;
         Ok(Self {
             vars: vec![
                 ("LD_PRELOAD".into(), wrapper.display().to_string()),
