@@ -18,5 +18,6 @@ mod ews_permissions;
 mod ews_resilience;
 mod help;
 mod output_shape;
+mod readme;
 mod setup;
 mod support;

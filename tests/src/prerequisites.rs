@@ -92,6 +92,16 @@ pub const REQUIREMENTS: &[Requirement] = &[
         "libssl-dev",
     ),
     need("clang", Locate::Program("clang"), "clang"),
+    need(
+        "dpkg-shlibdeps (the package's dependencies)",
+        Locate::Program("dpkg-shlibdeps"),
+        "dpkg-dev",
+    ),
+    need(
+        "objdump (the libraries the package's binaries link)",
+        Locate::Program("objdump"),
+        "binutils",
+    ),
 ];
 
 /// The directories shared libraries live in on Debian and Ubuntu.
