@@ -28,13 +28,14 @@ deserialize_from_str!(
     SamAccountName,
     Upn,
     MailAddress,
+    Text,
     Dn,
     AccountExpires
 );
 
 /// Why a name is not acceptable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("\"{value}\" is not a valid {what}: {reason}")]
+#[error("\"{}\" is not a valid {what}: {reason}", value.escape_debug())]
 pub struct NameError {
     what: &'static str,
     value: String,
@@ -63,9 +64,24 @@ impl FromStr for CommonName {
         if text.chars().count() > 64 {
             return Err(name_error(what, text, "it is longer than 64 characters"));
         }
-        if text.chars().any(char::is_control) {
-            return Err(name_error(what, text, "it contains a control character"));
+        common::text::check_visible(text).map_err(|reason| name_error(what, text, reason))?;
+        Ok(Self(text.to_owned()))
+    }
+}
+
+/// An attribute's text (displayName, givenName, sn, description): at most 1024 characters,
+/// none of them control or invisible characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Text(String);
+
+impl FromStr for Text {
+    type Err = NameError;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let what = "value";
+        if text.chars().count() > 1024 {
+            return Err(name_error(what, text, "it is longer than 1024 characters"));
         }
+        common::text::check_visible(text).map_err(|reason| name_error(what, text, reason))?;
         Ok(Self(text.to_owned()))
     }
 }
@@ -99,10 +115,11 @@ impl SamAccountName {
                 ),
             ));
         }
-        if let Some(c) = text
-            .chars()
-            .find(|c| Self::FORBIDDEN.contains(*c) || c.is_control())
-        {
+        common::text::check_visible(text).map_err(|reason| name_error(what, text, reason))?;
+        if text.starts_with(' ') || text.ends_with(' ') {
+            return Err(name_error(what, text, "it starts or ends with a space"));
+        }
+        if let Some(c) = text.chars().find(|c| Self::FORBIDDEN.contains(*c)) {
             return Err(name_error(
                 what,
                 text,
@@ -164,12 +181,9 @@ fn check_address(what: &'static str, text: &str) -> Result<String, NameError> {
     if local.is_empty() || domain.is_empty() || local.contains('@') {
         return Err(name_error(what, text, "it needs the form name@domain"));
     }
-    if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(name_error(
-            what,
-            text,
-            "it contains a space or control character",
-        ));
+    common::text::check_visible(text).map_err(|reason| name_error(what, text, reason))?;
+    if text.chars().any(char::is_whitespace) {
+        return Err(name_error(what, text, "it contains a space"));
     }
     if text.len() > 256 {
         return Err(name_error(what, text, "it is longer than 256 characters"));
@@ -193,7 +207,7 @@ macro_rules! string_newtype {
     )*};
 }
 
-string_newtype!(CommonName, SamAccountName, Upn, MailAddress);
+string_newtype!(CommonName, SamAccountName, Upn, MailAddress, Text);
 
 /// Parses a switch value as PowerShell users write it: `true`/`false`, `$true`/`$false`,
 /// `yes`/`no`, `1`/`0`.
@@ -235,19 +249,19 @@ pub struct AccountArgs {
 
     /// Display name
     #[arg(long, value_name = "TEXT")]
-    pub display_name: Option<String>,
+    pub display_name: Option<Text>,
 
     /// Given name
     #[arg(long, value_name = "TEXT")]
-    pub given_name: Option<String>,
+    pub given_name: Option<Text>,
 
     /// Surname
     #[arg(long, value_name = "TEXT")]
-    pub surname: Option<String>,
+    pub surname: Option<Text>,
 
     /// Description
     #[arg(long, value_name = "TEXT")]
-    pub description: Option<String>,
+    pub description: Option<Text>,
 
     /// E-mail address (the mail attribute)
     #[arg(long, value_name = "ADDRESS")]
@@ -346,13 +360,13 @@ pub struct AccountSpec {
     /// The UPN.
     pub upn: Option<Upn>,
     /// `displayName`.
-    pub display_name: Option<String>,
+    pub display_name: Option<Text>,
     /// `givenName`.
-    pub given_name: Option<String>,
+    pub given_name: Option<Text>,
     /// `sn`.
-    pub surname: Option<String>,
+    pub surname: Option<Text>,
     /// `description`.
-    pub description: Option<String>,
+    pub description: Option<Text>,
     /// `mail`.
     pub mail: Option<MailAddress>,
     /// `DONT_EXPIRE_PASSWORD`.

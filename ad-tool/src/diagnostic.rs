@@ -52,6 +52,8 @@ pub mod rc {
 pub mod win32 {
     /// `ERROR_PASSWORD_RESTRICTION`: the password breaks the domain's policy.
     pub const PASSWORD_RESTRICTION: u32 = 0x52D;
+    /// `ERROR_USER_EXISTS`: the sAMAccountName is taken (Windows answers a duplicate so).
+    pub const USER_EXISTS: u32 = 0x524;
 }
 
 /// The `data` codes of a failed bind (the NTSTATUS reason behind `invalidCredentials`).

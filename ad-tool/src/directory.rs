@@ -267,6 +267,18 @@ pub enum DirectoryError {
     },
 }
 
+impl DirectoryError {
+    /// Whether an operation that failed this way may still have been carried out: the request
+    /// was sent, and the answer was lost (a timeout, a broken connection). Only a read of the
+    /// directory can tell.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(
+            self,
+            DirectoryError::Broken { .. } | DirectoryError::Reach(ReachError::Timeout { .. })
+        )
+    }
+}
+
 impl From<TlsSetupError> for DirectoryError {
     fn from(error: TlsSetupError) -> Self {
         DirectoryError::Reach(ReachError::TlsSetup(error))
@@ -318,6 +330,24 @@ impl Entry {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// Every value of an attribute as bytes.
+    pub fn all_bytes(&self, name: &str) -> &[Vec<u8>] {
+        self.values
+            .get(&name.to_ascii_lowercase())
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// An entry with the given values (for tests and fakes).
+    pub fn from_values(dn: &str, values: &[(&str, Vec<Vec<u8>>)]) -> Self {
+        Self {
+            dn: dn.to_owned(),
+            values: values
+                .iter()
+                .map(|(name, v)| (name.to_ascii_lowercase(), v.clone()))
+                .collect(),
+        }
     }
 
     /// The first value of an attribute as bytes.
@@ -498,6 +528,14 @@ impl Directory {
     /// `host:port` of the server.
     pub fn address(&self) -> &str {
         &self.address
+    }
+
+    /// One attribute of the root DSE (`schemaNamingContext`, say).
+    pub async fn root_dse_text(&mut self, name: &str) -> Result<Option<String>, DirectoryError> {
+        Ok(self
+            .read_raw("", &[name], false)
+            .await?
+            .and_then(|e| e.text(name)))
     }
 
     /// The DN of the domain's Users container, through its well-known GUID (MS-ADTS 6.1.1.4),
@@ -699,6 +737,17 @@ impl Directory {
             self.ldap.add(&dn_text, attrs),
         )
         .await
+    }
+
+    /// Adds an entry whose attributes include `nTSecurityDescriptor` holding a DACL only, under
+    /// the SD-flags control (DACL only): the DC supplies the owner, group and SACL.
+    pub async fn add_with_dacl(
+        &mut self,
+        dn: &Dn,
+        attrs: Vec<(Vec<u8>, HashSet<Vec<u8>>)>,
+    ) -> Result<(), DirectoryError> {
+        self.ldap.with_controls(vec![sd_flags_dacl_only()]);
+        self.add(dn, attrs).await
     }
 
     /// Modifies an entry.

@@ -1,13 +1,13 @@
-//! What to do to make the directory match an [`AccountSpec`]: a pure function of the spec and
-//! the entry as read, tested without a server.
-
-use std::fmt::Write as _;
+//! What to do to make the directory match an [`AccountSpec`]: pure functions of the spec and
+//! of what the directory holds, returning the operations to run, tested without a server.
+//! [`crate::execute`] runs them against the DC; [`crate::ldif::render`] prints them for
+//! `--dry-run`.
 
 use crate::account::AccountSpec;
 use crate::dn::Dn;
 use crate::filetime::AccountExpires;
-use crate::ldif;
-use crate::security_descriptor::{AceEdit, SecurityDescriptor, set_cannot_change_password};
+use crate::sddl;
+use crate::security_descriptor::{AceEdit, Acl, SecurityDescriptor, set_cannot_change_password};
 use crate::uac::UserAccountControl as Uac;
 
 /// An account entry as read from the directory.
@@ -41,15 +41,16 @@ impl ExistingAccount {
 
 /// The plain attributes the spec sets, by LDAP name, in the order they are written.
 pub fn managed_attributes(spec: &AccountSpec) -> Vec<(&'static str, Option<String>)> {
+    let text = |t: &Option<crate::account::Text>| t.as_ref().map(ToString::to_string);
     vec![
         (
             "userPrincipalName",
             spec.upn.as_ref().map(ToString::to_string),
         ),
-        ("displayName", spec.display_name.clone()),
-        ("givenName", spec.given_name.clone()),
-        ("sn", spec.surname.clone()),
-        ("description", spec.description.clone()),
+        ("displayName", text(&spec.display_name)),
+        ("givenName", text(&spec.given_name)),
+        ("sn", text(&spec.surname)),
+        ("description", text(&spec.description)),
         ("mail", spec.mail.as_ref().map(ToString::to_string)),
     ]
 }
@@ -69,19 +70,46 @@ pub const PWD_MUST_CHANGE: i64 = 0;
 /// See [`PWD_MUST_CHANGE`].
 pub const PWD_SET_NOW: i64 = -1;
 
-/// A new account: one Add, then the DACL edit if asked.
+/// One write to the directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CreatePlan {
-    /// The new entry.
-    pub dn: Dn,
-    /// Attributes of the Add besides the password, in order.
-    pub attributes: Vec<(&'static str, String)>,
-    /// The final `userAccountControl`, carried by the Add with the password.
-    pub uac: Uac,
-    /// Whether the Add carries `unicodePwd`.
-    pub with_password: bool,
-    /// Whether the deny ACEs are to be written after the Add.
-    pub cannot_change_password: bool,
+pub enum Op {
+    /// Create the entry in one Add: its attributes, the password, the final
+    /// `userAccountControl` and, when "cannot change password" is asked, its DACL. The Add is
+    /// atomic, so the account never exists without any of them: a password the policy refuses,
+    /// an interruption, a lost connection all leave either nothing or the whole account.
+    Add {
+        /// The new entry.
+        dn: Dn,
+        /// Attributes besides the password, the flags and the descriptor, in order.
+        attributes: Vec<(&'static str, String)>,
+        /// The final `userAccountControl`.
+        uac: Uac,
+        /// Whether the Add carries `unicodePwd`.
+        with_password: bool,
+        /// The DACL (under the SD-flags control), when the default one is not what is asked.
+        descriptor: Option<Box<SecurityDescriptor>>,
+    },
+    /// Change attributes of an existing entry in one Modify.
+    Modify {
+        /// The entry.
+        dn: Dn,
+        /// What changes, in order (never [`Change::CannotChangePassword`]).
+        changes: Vec<Change>,
+    },
+    /// Replace an entry's DACL (under the SD-flags control).
+    WriteDacl {
+        /// The entry.
+        dn: Dn,
+        /// The descriptor to write.
+        descriptor: Box<SecurityDescriptor>,
+        /// What changes in it, for the report and the dry run.
+        edits: Vec<AceEdit>,
+    },
+    /// Delete an entry.
+    Delete {
+        /// The entry.
+        dn: Dn,
+    },
 }
 
 /// One change to an existing account.
@@ -183,28 +211,6 @@ impl Change {
     }
 }
 
-/// Changes to an existing account.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UpdatePlan {
-    /// The entry.
-    pub dn: Dn,
-    /// What changes, in the order it is applied.
-    pub changes: Vec<Change>,
-    /// The descriptor to write, when the ACEs change.
-    pub new_descriptor: Option<Box<SecurityDescriptor>>,
-}
-
-/// What to do for one account.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Plan {
-    /// Create it.
-    Create(CreatePlan),
-    /// Change it.
-    Update(UpdatePlan),
-    /// It already is as asked.
-    Unchanged,
-}
-
 /// Why no plan could be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
@@ -213,10 +219,142 @@ pub enum PlanError {
         "the account's permissions (DACL) could not be read, so \"cannot change password\" cannot be checked"
     )]
     NoDacl,
+    /// A new account's DACL is needed and the schema's default for users is unknown.
+    #[error(
+        "the schema's default permissions for user accounts could not be read, so a new account cannot carry \"cannot change password\" from the start"
+    )]
+    NoDefaultDacl,
 }
 
-/// A new account with New-ADUser's defaults for what the spec leaves open.
-pub fn plan_create(spec: &AccountSpec, parent: &Dn, with_password: bool) -> CreatePlan {
+/// An entry found under one of the target's names (its DN, sAMAccountName or UPN).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// Its DN.
+    pub dn: Dn,
+    /// Its `sAMAccountName`.
+    pub sam_account_name: Option<String>,
+    /// Its `userPrincipalName`.
+    pub upn: Option<String>,
+    /// Whether it is a user account (not a computer, group or contact).
+    pub is_user: bool,
+}
+
+/// Why an account cannot be made or changed as asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Conflict {
+    /// Another object is at the target DN.
+    DnTaken {
+        /// The DN.
+        dn: Dn,
+        /// Its sAMAccountName, or what it is.
+        holder: String,
+    },
+    /// The sAMAccountName belongs to an entry elsewhere (with `--if-exists fail|update`).
+    SamTaken {
+        /// Where it is.
+        holder: Dn,
+    },
+    /// Another entry holds the UPN.
+    UpnTaken {
+        /// The UPN.
+        upn: String,
+        /// Who holds it.
+        holder: Dn,
+    },
+    /// The account exists and `--if-exists fail` is in force.
+    Exists {
+        /// Where it is.
+        dn: Dn,
+    },
+}
+
+/// What to do for one account, given the entries found under its names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Nothing holds its names: create it.
+    Create,
+    /// It exists and `--if-exists skip` leaves it.
+    Skip {
+        /// Where it is.
+        dn: Dn,
+    },
+    /// It exists and `--if-exists update` converges it (after reading it).
+    Update {
+        /// Where it is.
+        dn: Dn,
+    },
+    /// It cannot be done.
+    Conflict(Conflict),
+}
+
+/// Decides from what the directory holds under the target's names: its DN (`target`), its
+/// sAMAccountName, its UPN.
+pub fn decide(
+    spec: &AccountSpec,
+    target: &Dn,
+    found: &[Found],
+    if_exists: common::args::IfExists,
+) -> Decision {
+    use common::args::IfExists;
+    let sam = spec.sam_account_name.as_str();
+    let at_dn = found.iter().find(|f| f.dn == *target);
+    let by_sam = found.iter().find(|f| {
+        f.sam_account_name
+            .as_deref()
+            .is_some_and(|s| s.eq_ignore_ascii_case(sam))
+    });
+    let existing = match (at_dn, by_sam) {
+        (None, None) => None,
+        (Some(a), Some(b)) if a.dn == b.dn && a.is_user => Some(a.dn.clone()),
+        (Some(a), _) => {
+            return Decision::Conflict(Conflict::DnTaken {
+                dn: a.dn.clone(),
+                holder: a
+                    .sam_account_name
+                    .clone()
+                    .unwrap_or_else(|| "another object".into()),
+            });
+        }
+        (None, Some(b)) => match if_exists {
+            IfExists::Skip => Some(b.dn.clone()),
+            _ => {
+                return Decision::Conflict(Conflict::SamTaken {
+                    holder: b.dn.clone(),
+                });
+            }
+        },
+    };
+    if let Some(upn) = &spec.upn {
+        let holder = found.iter().find(|f| {
+            f.upn
+                .as_deref()
+                .is_some_and(|u| u.eq_ignore_ascii_case(upn.as_str()))
+                && existing.as_ref() != Some(&f.dn)
+        });
+        if let Some(holder) = holder {
+            return Decision::Conflict(Conflict::UpnTaken {
+                upn: upn.to_string(),
+                holder: holder.dn.clone(),
+            });
+        }
+    }
+    match (existing, if_exists) {
+        (None, _) => Decision::Create,
+        (Some(dn), IfExists::Fail) => Decision::Conflict(Conflict::Exists { dn }),
+        (Some(dn), IfExists::Skip) => Decision::Skip { dn },
+        (Some(dn), IfExists::Update) => Decision::Update { dn },
+    }
+}
+
+/// A new account with New-ADUser's defaults for what the spec leaves open: one Add. When
+/// "cannot change password" is asked, the Add carries `default_dacl` (the schema's default for
+/// users) with its two allow ACEs replaced by the deny ACEs, as ADSI would edit it afterwards.
+pub fn plan_create(
+    spec: &AccountSpec,
+    parent: &Dn,
+    with_password: bool,
+    default_dacl: Option<&Acl>,
+) -> Result<Op, PlanError> {
     let dn = parent.child("CN", spec.name.as_str());
     let mut attributes = vec![
         ("objectClass", "user".to_owned()),
@@ -246,21 +384,40 @@ pub fn plan_create(spec: &AccountSpec, parent: &Dn, with_password: bool) -> Crea
             spec.password_never_expires == Some(true),
         )
         .with(Uac::ACCOUNTDISABLE, !spec.enabled_when_created());
-    CreatePlan {
+    let descriptor = if spec.cannot_change_password == Some(true) {
+        let mut dacl = default_dacl.cloned().ok_or(PlanError::NoDefaultDacl)?;
+        set_cannot_change_password(&mut dacl, true);
+        Some(Box::new(sddl::dacl_only(dacl)))
+    } else {
+        None
+    };
+    Ok(Op::Add {
         dn,
         attributes,
         uac,
         with_password,
-        cannot_change_password: spec.cannot_change_password == Some(true),
-    }
+        descriptor,
+    })
 }
 
-/// Converges an existing account to the spec: only what the spec states is compared.
+/// What converging an existing account takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpdatePlan {
+    /// The entry.
+    pub dn: Dn,
+    /// What changes, as reported.
+    pub changes: Vec<Change>,
+    /// The writes: one Modify for the attributes, then the DACL if it changes.
+    pub ops: Vec<Op>,
+}
+
+/// Converges an existing account to the spec: only what the spec states is compared. `None`
+/// when it already is as asked.
 pub fn plan_update(
     spec: &AccountSpec,
     existing: &ExistingAccount,
     reset_password: bool,
-) -> Result<Plan, PlanError> {
+) -> Result<Option<UpdatePlan>, PlanError> {
     let mut changes = Vec::new();
     for (name, wanted) in managed_attributes(spec) {
         let Some(wanted) = wanted else { continue };
@@ -313,140 +470,68 @@ pub fn plan_update(
         }
         _ => {}
     }
-    let mut new_descriptor = None;
+    let mut ops = Vec::new();
+    let modify: Vec<Change> = changes.clone();
+    if !modify.is_empty() {
+        ops.push(Op::Modify {
+            dn: existing.dn.clone(),
+            changes: modify,
+        });
+    }
     if let Some(on) = spec.cannot_change_password {
         let mut descriptor = existing.descriptor.clone().ok_or(PlanError::NoDacl)?;
         let dacl = descriptor.dacl.as_mut().ok_or(PlanError::NoDacl)?;
         let edits = set_cannot_change_password(dacl, on);
         if !edits.is_empty() {
-            changes.push(Change::CannotChangePassword { to: on, edits });
-            new_descriptor = Some(Box::new(descriptor));
+            changes.push(Change::CannotChangePassword {
+                to: on,
+                edits: edits.clone(),
+            });
+            ops.push(Op::WriteDacl {
+                dn: existing.dn.clone(),
+                descriptor: Box::new(descriptor),
+                edits,
+            });
         }
     }
     if changes.is_empty() {
-        return Ok(Plan::Unchanged);
+        return Ok(None);
     }
-    Ok(Plan::Update(UpdatePlan {
+    Ok(Some(UpdatePlan {
         dn: existing.dn.clone(),
         changes,
-        new_descriptor,
+        ops,
     }))
-}
-
-impl Plan {
-    /// The plan as LDIF-like text for `--dry-run`; the password is shown as `<redacted>`.
-    pub fn to_ldif(&self) -> String {
-        let mut out = String::new();
-        match self {
-            Plan::Unchanged => {}
-            Plan::Create(create) => {
-                let _ = writeln!(out, "{}", ldif::line("dn", &create.dn.to_string()));
-                out.push_str("changetype: add\n");
-                for (name, value) in &create.attributes {
-                    let _ = writeln!(out, "{}", ldif::line(name, value));
-                }
-                if create.with_password {
-                    out.push_str("unicodePwd: <redacted>\n");
-                }
-                let _ = writeln!(
-                    out,
-                    "userAccountControl: {}\n# {}",
-                    create.uac.0,
-                    create.uac.names().join(" | ")
-                );
-                if create.cannot_change_password {
-                    out.push('\n');
-                    let _ = writeln!(out, "{}", ldif::line("dn", &create.dn.to_string()));
-                    out.push_str(
-                        "changetype: modify\n# control 1.2.840.113556.1.4.801 (SD flags: DACL only)\nreplace: nTSecurityDescriptor\n\
-                         # the default allow ACEs become (OD;;CR;ab721a53-1e2f-11d0-9819-00aa0040529b;;WD) and (…;;PS)\n-\n",
-                    );
-                }
-            }
-            Plan::Update(update) => {
-                let _ = writeln!(out, "{}", ldif::line("dn", &update.dn.to_string()));
-                out.push_str("changetype: modify\n");
-                for change in &update.changes {
-                    match change {
-                        Change::Attribute { name, to, .. } => {
-                            let _ = writeln!(out, "replace: {name}\n{}\n-", ldif::line(name, to));
-                        }
-                        Change::UserAccountControl { to, .. } => {
-                            let _ = writeln!(
-                                out,
-                                "replace: userAccountControl\nuserAccountControl: {}\n# {}\n-",
-                                to.0,
-                                to.names().join(" | ")
-                            );
-                        }
-                        Change::AccountExpires { to, .. } => {
-                            let _ = writeln!(
-                                out,
-                                "replace: accountExpires\naccountExpires: {}\n# {to}\n-",
-                                to.stored()
-                            );
-                        }
-                        Change::PwdLastSet { to, .. } => {
-                            let _ = writeln!(out, "replace: pwdLastSet\npwdLastSet: {to}\n-");
-                        }
-                        Change::ResetPassword => {
-                            out.push_str("replace: unicodePwd\nunicodePwd: <redacted>\n-\n");
-                        }
-                        Change::CannotChangePassword { edits, .. } => {
-                            out.push_str("# control 1.2.840.113556.1.4.801 (SD flags: DACL only)\nreplace: nTSecurityDescriptor\n");
-                            for edit in edits {
-                                let _ = writeln!(out, "# {edit}");
-                            }
-                            out.push_str("-\n");
-                        }
-                    }
-                }
-            }
-        }
-        out
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::account::{AccountArgs, AccountSpec};
-    use crate::security_descriptor::{
-        ACL_REVISION_DS, Ace, Acl, SE_DACL_PRESENT, SE_SELF_RELATIVE,
-    };
+    use crate::security_descriptor::{ACL_REVISION_DS, Ace, SE_DACL_PRESENT, SE_SELF_RELATIVE};
+    use common::args::IfExists;
     use common::sid::Sid;
 
     fn spec(extra: impl FnOnce(&mut AccountArgs)) -> AccountSpec {
         let mut args = AccountArgs {
             name: Some("SAMyTTExch".parse().unwrap()),
             upn: Some("sa-mytt-exch@corp.example".parse().unwrap()),
-            display_name: Some("MyTimetable Exchange Service Account".into()),
+            display_name: Some("MyTimetable Exchange Service Account".parse().unwrap()),
             ..Default::default()
         };
         extra(&mut args);
         AccountSpec::from_args(args).unwrap()
     }
 
-    fn default_dacl_descriptor() -> SecurityDescriptor {
-        let mut bytes = vec![
-            1, 0, 0x04, 0x84, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 20, 0, 0, 0,
-        ];
+    /// A user's default DACL, reduced to what matters here: the two allow ACEs of User-Change-
+    /// Password and one other ACE that must survive every edit.
+    fn default_dacl() -> Acl {
         let mut acl = Acl::new(ACL_REVISION_DS);
         acl.aces = vec![
             Ace::change_password(true, Sid::principal_self()),
             Ace::change_password(true, Sid::everyone()),
         ];
-        let sd = SecurityDescriptor::parse(&bytes).map(|_| ()).err();
-        assert!(sd.is_some(), "a DACL offset without a DACL is refused");
-        // Build through the public surface: parse an empty DACL-only descriptor, then set the DACL.
-        bytes.extend_from_slice(&[4, 0, 8, 0, 0, 0, 0, 0]);
-        let mut parsed = SecurityDescriptor::parse(&bytes).unwrap();
-        parsed.dacl = Some(acl);
-        assert_eq!(
-            parsed.control & (SE_SELF_RELATIVE | SE_DACL_PRESENT),
-            SE_SELF_RELATIVE | SE_DACL_PRESENT
-        );
-        parsed
+        acl
     }
 
     fn existing(uac: u32) -> ExistingAccount {
@@ -466,51 +551,91 @@ mod tests {
             uac: Uac(uac),
             account_expires: i64::MAX,
             pwd_last_set: 134_404_596_427_443_870,
-            descriptor: Some(default_dacl_descriptor()),
+            descriptor: Some(sddl::dacl_only(default_dacl())),
         }
     }
 
+    fn users() -> Dn {
+        "CN=Users,DC=corp,DC=example".parse().unwrap()
+    }
+
     #[test]
-    fn the_reference_service_account_is_one_add_with_66048_and_the_ace_step() {
-        let plan = plan_create(
+    fn the_reference_service_account_is_one_add_carrying_66048_the_password_and_the_deny_aces() {
+        let op = plan_create(
             &spec(|a| a.service_account = Some(true)),
-            &"CN=Users,DC=corp,DC=example".parse().unwrap(),
+            &users(),
             true,
-        );
+            Some(&default_dacl()),
+        )
+        .unwrap();
+        let Op::Add {
+            dn,
+            attributes,
+            uac,
+            with_password,
+            descriptor,
+        } = op
+        else {
+            panic!("one Add")
+        };
+        assert_eq!(dn.to_string(), "CN=SAMyTTExch,CN=Users,DC=corp,DC=example");
+        assert_eq!(uac.0, 66048);
+        assert!(with_password);
+        assert!(attributes.contains(&("pwdLastSet", "-1".into())));
+        assert!(attributes.contains(&("accountExpires", i64::MAX.to_string())));
+        assert!(attributes.contains(&("sAMAccountName", "SAMyTTExch".into())));
+        let descriptor = descriptor.expect("the DACL travels in the Add");
         assert_eq!(
-            plan.dn.to_string(),
-            "CN=SAMyTTExch,CN=Users,DC=corp,DC=example"
+            descriptor.control & (SE_SELF_RELATIVE | SE_DACL_PRESENT),
+            SE_SELF_RELATIVE | SE_DACL_PRESENT
         );
-        assert_eq!(plan.uac.0, 66048);
-        assert!(plan.with_password && plan.cannot_change_password);
-        assert!(plan.attributes.contains(&("pwdLastSet", "-1".into())));
-        assert!(
-            plan.attributes
-                .contains(&("accountExpires", i64::MAX.to_string()))
-        );
-        assert!(
-            plan.attributes
-                .contains(&("sAMAccountName", "SAMyTTExch".into()))
+        assert!(descriptor.owner.is_none() && descriptor.group.is_none());
+        let dacl = descriptor.dacl.expect("a DACL");
+        assert_eq!(
+            dacl.aces,
+            [
+                Ace::change_password(false, Sid::everyone()),
+                Ace::change_password(false, Sid::principal_self()),
+            ],
+            "the allow ACEs are replaced by the deny ACEs, at the head"
         );
     }
 
     #[test]
-    fn a_plain_new_user_is_512_and_can_be_disabled() {
+    fn without_cannot_change_password_the_add_leaves_the_dacl_to_the_dc() {
         let parent: Dn = "OU=x,DC=y".parse().unwrap();
-        assert_eq!(plan_create(&spec(|_| {}), &parent, true).uac.0, 512);
+        let add = |args: fn(&mut AccountArgs), with_password| {
+            let Op::Add {
+                uac,
+                descriptor,
+                attributes,
+                ..
+            } = plan_create(&spec(args), &parent, with_password, None).unwrap()
+            else {
+                panic!("one Add")
+            };
+            (uac.0, descriptor.is_some(), attributes)
+        };
+        assert_eq!(add(|_| {}, true).0, 512);
+        assert!(!add(|_| {}, true).1);
+        assert_eq!(add(|a| a.disabled = true, false).0, 514);
+        let (_, with_descriptor, attributes) =
+            add(|a| a.change_password_at_logon = Some(true), true);
+        assert!(attributes.contains(&("pwdLastSet", "0".into())));
+        assert!(!with_descriptor);
+    }
+
+    #[test]
+    fn cannot_change_password_without_the_schema_default_is_an_error_not_a_guess() {
         assert_eq!(
-            plan_create(&spec(|a| a.disabled = true), &parent, false)
-                .uac
-                .0,
-            514
+            plan_create(
+                &spec(|a| a.cannot_change_password = Some(true)),
+                &users(),
+                true,
+                None
+            ),
+            Err(PlanError::NoDefaultDacl)
         );
-        let must_change = plan_create(
-            &spec(|a| a.change_password_at_logon = Some(true)),
-            &parent,
-            true,
-        );
-        assert!(must_change.attributes.contains(&("pwdLastSet", "0".into())));
-        assert!(!must_change.cannot_change_password);
     }
 
     #[test]
@@ -518,38 +643,30 @@ mod tests {
         let mut account = existing(66048);
         let descriptor = account.descriptor.as_mut().unwrap();
         set_cannot_change_password(descriptor.dacl.as_mut().unwrap(), true);
-        assert_eq!(
-            plan_update(&spec(|a| a.service_account = Some(true)), &account, false),
-            Ok(Plan::Unchanged)
-        );
+        let service = spec(|a| a.service_account = Some(true));
+        assert_eq!(plan_update(&service, &account, false), Ok(None));
         // accountExpires 0 means never too.
         account.account_expires = 0;
-        assert_eq!(
-            plan_update(&spec(|a| a.service_account = Some(true)), &account, false),
-            Ok(Plan::Unchanged)
-        );
+        assert_eq!(plan_update(&service, &account, false), Ok(None));
         // Computed bits read back from the server are no difference.
         account.uac = Uac(Uac::NORMAL_ACCOUNT | Uac::DONT_EXPIRE_PASSWORD | Uac::LOCKOUT);
-        assert_eq!(
-            plan_update(&spec(|a| a.service_account = Some(true)), &account, false),
-            Ok(Plan::Unchanged)
-        );
+        assert_eq!(plan_update(&service, &account, false), Ok(None));
     }
 
     #[test]
-    fn update_converges_flags_attributes_and_aces_and_names_each_change() {
+    fn update_is_one_modify_then_the_dacl_and_names_each_change() {
         let mut account = existing(512 | Uac::ACCOUNTDISABLE);
         account.pwd_last_set = 0;
-        let Ok(Plan::Update(update)) = plan_update(
+        let update = plan_update(
             &spec(|a| {
                 a.service_account = Some(true);
-                a.description = Some("calendar sync".into());
+                a.description = Some("calendar sync".parse().unwrap());
             }),
             &account,
             false,
-        ) else {
-            panic!("expected an update")
-        };
+        )
+        .unwrap()
+        .expect("an update");
         let attributes: Vec<_> = update.changes.iter().map(Change::attribute).collect();
         assert_eq!(
             attributes,
@@ -564,9 +681,13 @@ mod tests {
             update.changes[1],
             Change::UserAccountControl { to: Uac(66048), .. }
         ));
-        let new_dacl = update.new_descriptor.unwrap().dacl.unwrap();
+        let [Op::Modify { changes, .. }, Op::WriteDacl { descriptor, .. }] = update.ops.as_slice()
+        else {
+            panic!("a Modify and a DACL write: {:?}", update.ops)
+        };
+        assert_eq!(changes.len(), 3, "the DACL is not part of the Modify");
         assert_eq!(
-            new_dacl.aces[0],
+            descriptor.dacl.as_ref().unwrap().aces[0],
             Ace::change_password(false, Sid::everyone())
         );
     }
@@ -574,10 +695,7 @@ mod tests {
     #[test]
     fn unstated_settings_are_left_alone() {
         let account = existing(512 | Uac::DONT_EXPIRE_PASSWORD | Uac::ACCOUNTDISABLE);
-        assert_eq!(
-            plan_update(&spec(|_| {}), &account, false),
-            Ok(Plan::Unchanged)
-        );
+        assert_eq!(plan_update(&spec(|_| {}), &account, false), Ok(None));
     }
 
     #[test]
@@ -588,25 +706,92 @@ mod tests {
             plan_update(&spec(|a| a.service_account = Some(true)), &account, false),
             Err(PlanError::NoDacl)
         );
-        assert_eq!(
-            plan_update(&spec(|_| {}), &account, false),
-            Ok(Plan::Unchanged)
-        );
+        assert_eq!(plan_update(&spec(|_| {}), &account, false), Ok(None));
+    }
+
+    fn found(dn: &str, sam: &str, upn: Option<&str>, is_user: bool) -> Found {
+        Found {
+            dn: dn.parse().unwrap(),
+            sam_account_name: Some(sam.into()),
+            upn: upn.map(Into::into),
+            is_user,
+        }
     }
 
     #[test]
-    fn dry_run_text_redacts_the_password() {
-        let plan = Plan::Create(plan_create(
-            &spec(|a| a.service_account = Some(true)),
-            &"CN=Users,DC=corp,DC=example".parse().unwrap(),
+    fn decisions_for_every_if_exists_case() {
+        let target: Dn = "CN=SAMyTTExch,CN=Users,DC=corp,DC=example".parse().unwrap();
+        let spec = spec(|_| {});
+        let here = found(
+            &target.to_string(),
+            "SAMyTTExch",
+            Some("sa-mytt-exch@corp.example"),
             true,
-        ));
-        let text = plan.to_ldif();
-        assert!(text.starts_with("dn: CN=SAMyTTExch,CN=Users,DC=corp,DC=example\nchangetype: add\nobjectClass: user\n"), "{text}");
-        assert!(text.contains("unicodePwd: <redacted>\n"));
-        assert!(
-            text.contains("userAccountControl: 66048\n# NORMAL_ACCOUNT | DONT_EXPIRE_PASSWORD\n")
         );
-        assert!(text.contains("replace: nTSecurityDescriptor"));
+        for if_exists in [IfExists::Fail, IfExists::Skip, IfExists::Update] {
+            assert_eq!(decide(&spec, &target, &[], if_exists), Decision::Create);
+        }
+        assert_eq!(
+            decide(&spec, &target, std::slice::from_ref(&here), IfExists::Fail),
+            Decision::Conflict(Conflict::Exists { dn: target.clone() })
+        );
+        assert_eq!(
+            decide(&spec, &target, std::slice::from_ref(&here), IfExists::Skip),
+            Decision::Skip { dn: target.clone() }
+        );
+        assert_eq!(
+            decide(
+                &spec,
+                &target,
+                std::slice::from_ref(&here),
+                IfExists::Update
+            ),
+            Decision::Update { dn: target.clone() }
+        );
+        // The same sAMAccountName elsewhere: skipped where it is, a conflict otherwise.
+        let elsewhere = found(
+            "CN=SAMyTTExch,OU=Other,DC=corp,DC=example",
+            "samyttexch",
+            None,
+            true,
+        );
+        assert_eq!(
+            decide(
+                &spec,
+                &target,
+                std::slice::from_ref(&elsewhere),
+                IfExists::Skip
+            ),
+            Decision::Skip {
+                dn: elsewhere.dn.clone()
+            }
+        );
+        assert_eq!(
+            decide(
+                &spec,
+                &target,
+                std::slice::from_ref(&elsewhere),
+                IfExists::Update
+            ),
+            Decision::Conflict(Conflict::SamTaken {
+                holder: elsewhere.dn.clone()
+            })
+        );
+        // Another object at the DN, and another entry holding the UPN.
+        let group = found(&target.to_string(), "Some Group", None, false);
+        assert!(matches!(
+            decide(&spec, &target, &[group], IfExists::Update),
+            Decision::Conflict(Conflict::DnTaken { .. })
+        ));
+        let upn_holder = found(
+            "CN=Other,DC=corp,DC=example",
+            "other",
+            Some("SA-MYTT-EXCH@corp.example"),
+            true,
+        );
+        assert!(matches!(
+            decide(&spec, &target, &[upn_holder], IfExists::Skip),
+            Decision::Conflict(Conflict::UpnTaken { .. })
+        ));
     }
 }

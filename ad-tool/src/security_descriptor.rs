@@ -280,6 +280,21 @@ impl SecurityDescriptor {
         Ok(sd)
     }
 
+    /// A descriptor with only a DACL and the given control bits.
+    pub fn with_dacl(control: u16, dacl: Acl) -> Self {
+        SecurityDescriptor {
+            revision: 1,
+            sbz1: 0,
+            control,
+            owner: None,
+            group: None,
+            sacl: None,
+            dacl: Some(dacl),
+            lead: Vec::new(),
+            layout: Vec::new(),
+        }
+    }
+
     /// Writes the descriptor in self-relative form; an unchanged descriptor comes out exactly as
     /// it was read. Parts added since parsing go after the existing ones; removed parts vanish.
     pub fn to_bytes(&self) -> Vec<u8> {

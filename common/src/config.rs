@@ -28,6 +28,8 @@ pub const KNOWN_KEYS: &[&str] = &[
     "account-expires",
     "account-password-file",
     "account-password-stdin",
+    "allow-password-files-anywhere",
+    "allow-privileged",
     "auth",
     "base",
     "ca-file",

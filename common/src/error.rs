@@ -34,6 +34,7 @@ impl CommandError {
             ExitStatus::Connect => "connect",
             ExitStatus::Denied => "denied",
             ExitStatus::Exists => "exists",
+            ExitStatus::Interrupted => "interrupted",
         };
         Self {
             status,

@@ -17,6 +17,8 @@ pub enum ExitStatus {
     Denied = 4,
     /// 5: the target already exists and `--if-exists fail` was in force.
     Exists = 5,
+    /// 130: interrupted (Ctrl-C, SIGTERM); what was in flight was finished or recorded.
+    Interrupted = 130,
 }
 
 impl ExitStatus {
@@ -45,10 +47,11 @@ mod tests {
             ExitStatus::Connect,
             ExitStatus::Denied,
             ExitStatus::Exists,
+            ExitStatus::Interrupted,
         ]
         .iter()
         .map(|s| s.code())
         .collect();
-        assert_eq!(codes, [0, 1, 2, 3, 4, 5]);
+        assert_eq!(codes, [0, 1, 2, 3, 4, 5, 130]);
     }
 }

@@ -42,16 +42,35 @@ pub fn open_append(path: &Path, private: bool) -> io::Result<File> {
 }
 
 /// The file of generated passwords (`--generated-password-file`): a CSV with the header
-/// `account,password`, created (mode 0600) at the first password generated, added to by later
-/// runs, never overwritten, and each row on disk (fsync) before the tool goes on.
+/// `sam_account_name,password`, created (mode 0600) at the first password generated, added to
+/// by later runs, never overwritten. A row is written and synced to disk *before* the account
+/// it names is created, under a lock held until the creation's outcome is known: when the
+/// directory refuses the creation, the row (still the file's last) is taken back; when the
+/// outcome cannot be learnt, the row stays (the account may exist, and its password must not
+/// be lost), so an account can appear twice only after such a run, and its later row is then
+/// its password.
 #[derive(Debug)]
 pub struct GeneratedPasswordFile {
     path: std::path::PathBuf,
-    file: std::sync::Mutex<Option<File>>,
+    file: tokio::sync::Mutex<Option<File>>,
 }
 
 /// The header of a generated-password file.
 pub const GENERATED_PASSWORD_HEADER: &str = "sam_account_name,password";
+
+/// A row written to a [`GeneratedPasswordFile`]: where it starts and ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WrittenRow {
+    start: u64,
+    end: u64,
+}
+
+/// The file, locked: rows are written, and taken back, one creation at a time.
+#[derive(Debug)]
+pub struct PasswordFileGuard<'a> {
+    file: tokio::sync::MutexGuard<'a, Option<File>>,
+    path: &'a Path,
+}
 
 impl GeneratedPasswordFile {
     /// Checks an existing file before anything is done (owner, mode, not a link, its header);
@@ -63,7 +82,7 @@ impl GeneratedPasswordFile {
         };
         Ok(Self {
             path: path.to_owned(),
-            file: std::sync::Mutex::new(file),
+            file: tokio::sync::Mutex::new(file),
         })
     }
 
@@ -93,22 +112,57 @@ impl GeneratedPasswordFile {
         &self.path
     }
 
-    /// Adds `account,password` and syncs it to disk.
-    pub fn record(&self, account: &str, password: &crate::secret::Secret) -> io::Result<()> {
-        use std::io::Write;
-        let mut guard = self
-            .file
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if guard.is_none() {
-            *guard = Some(Self::open(&self.path)?);
+    /// Takes the file for one creation.
+    pub async fn lock(&self) -> PasswordFileGuard<'_> {
+        PasswordFileGuard {
+            file: self.file.lock().await,
+            path: &self.path,
         }
-        let Some(file) = guard.as_mut() else {
-            return Err(io::Error::other("the password file is not open"));
-        };
+    }
+}
+
+impl PasswordFileGuard<'_> {
+    fn file(&mut self) -> io::Result<&mut File> {
+        if self.file.is_none() {
+            *self.file = Some(GeneratedPasswordFile::open(self.path)?);
+        }
+        self.file
+            .as_mut()
+            .ok_or_else(|| io::Error::other("the password file is not open"))
+    }
+
+    /// Adds `account,password` and syncs it to disk. A write that fails halfway (a full disk)
+    /// is cut back, so the file always ends in a whole row.
+    pub fn write(
+        &mut self,
+        account: &str,
+        password: &crate::secret::Secret,
+    ) -> io::Result<WrittenRow> {
+        use std::io::Write;
+        let file = self.file()?;
+        let start = file.metadata()?.len();
         let line = zeroize::Zeroizing::new(format!("{account},{}\n", password.expose()));
-        file.write_all(line.as_bytes())?;
-        file.sync_data()
+        let written = file
+            .write_all(line.as_bytes())
+            .and_then(|()| file.sync_data());
+        if let Err(error) = written {
+            let _ = file.set_len(start).and_then(|()| file.sync_data());
+            return Err(error);
+        }
+        Ok(WrittenRow {
+            start,
+            end: start + u64::try_from(line.len()).unwrap_or(0),
+        })
+    }
+
+    /// Takes back `row` (the account was not created), if it is still the file's last row.
+    pub fn withdraw(&mut self, row: WrittenRow) -> io::Result<()> {
+        let file = self.file()?;
+        if file.metadata()?.len() == row.end {
+            file.set_len(row.start)?;
+            file.sync_data()?;
+        }
+        Ok(())
     }
 }
 
@@ -182,19 +236,24 @@ mod tests {
     }
 
     #[test]
-    fn generated_passwords_are_added_under_one_header() {
+    fn generated_passwords_are_added_under_one_header_and_withdrawn_when_unused() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("passwords.csv");
-        let first = GeneratedPasswordFile::prepare(&path).unwrap();
-        assert!(!path.exists(), "nothing is created before a password is");
-        first
-            .record("a", &crate::secret::Secret::new("P1".into()))
-            .unwrap();
-        drop(first);
-        let second = GeneratedPasswordFile::prepare(&path).unwrap();
-        second
-            .record("b", &crate::secret::Secret::new("P2".into()))
-            .unwrap();
+        let secret = |s: &str| crate::secret::Secret::new(s.into());
+        runtime.block_on(async {
+            let first = GeneratedPasswordFile::prepare(&path).unwrap();
+            assert!(!path.exists(), "nothing is created before a password is");
+            let mut guard = first.lock().await;
+            guard.write("a", &secret("P1")).unwrap();
+            let unused = guard.write("x", &secret("PX")).unwrap();
+            guard.withdraw(unused).unwrap();
+            drop(guard);
+            let second = GeneratedPasswordFile::prepare(&path).unwrap();
+            second.lock().await.write("b", &secret("P2")).unwrap();
+        });
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),
             "sam_account_name,password\na,P1\nb,P2\n"

@@ -13,7 +13,9 @@
 //! - [`sid`]: Windows security identifiers, binary and string forms.
 //! - [`args`]: the options both tools accept.
 //! - [`base64`]: standard base64.
+//! - [`text`]: refusing control and invisible characters in values.
 //! - [`tool`]: the entry every tool runs through.
+//! - [`interrupt`]: Ctrl-C and SIGTERM: finish what is in flight, then stop.
 //! - [`help`]: help templates whose examples are printed as written.
 //!
 //! Protocol code (LDAP, EWS) lives in the tools themselves.
@@ -26,6 +28,7 @@ pub mod error;
 pub mod exit;
 pub mod files;
 pub mod help;
+pub mod interrupt;
 pub mod logging;
 pub mod net;
 pub mod output;
@@ -33,6 +36,7 @@ pub mod report;
 pub mod secret;
 pub mod settings;
 pub mod sid;
+pub mod text;
 pub mod tls;
 pub mod tool;
 

@@ -44,6 +44,18 @@ impl Sid {
         }
     }
 
+    /// The SID of an account or group of this domain: this SID with `rid` appended.
+    #[must_use]
+    pub fn child(&self, rid: u32) -> Self {
+        let mut sub_authorities = self.sub_authorities.clone();
+        sub_authorities.push(rid);
+        Self {
+            revision: self.revision,
+            authority: self.authority,
+            sub_authorities,
+        }
+    }
+
     /// Everyone, `S-1-1-0` (SDDL `WD`).
     pub fn everyone() -> Self {
         Self::new(1, &[0])

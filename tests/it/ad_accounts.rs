@@ -152,7 +152,10 @@ fn dry_run_prints_the_plan_and_touches_nothing() {
     );
     assert!(out.stdout.contains("unicodePwd: <redacted>"));
     assert!(out.stdout.contains("userAccountControl: 66048"));
-    assert!(out.stdout.contains("replace: nTSecurityDescriptor"));
+    assert!(
+        out.stdout.contains("\nnTSecurityDescriptor:: "),
+        "the Add carries the DACL"
+    );
     assert!(!out.stdout.contains(PASSWORD) && !out.stderr.contains(PASSWORD));
     assert!(samba_user(&name).is_none(), "nothing was created");
 
@@ -495,10 +498,11 @@ fn an_unreadable_server_answer_is_one_line_not_a_crash_dump() {
 }
 
 #[test]
-fn a_failed_ace_step_removes_the_new_account_again() {
-    // The Add reaches the DC; the DACL write after it is refused: the account must not stay.
-    let name = unique("rollback");
-    let (proxy, tool) = via_proxy(vec![refuse(op::MODIFY, "nTSecurityDescriptor")]);
+fn cannot_change_password_travels_in_the_add_so_a_refused_add_leaves_nothing() {
+    // The one Add carries the deny ACEs (nTSecurityDescriptor): no later step can fail and
+    // leave an enabled account that can change its password.
+    let name = unique("atomic");
+    let (proxy, tool) = via_proxy(vec![refuse(op::ADD, "nTSecurityDescriptor")]);
     let out = tool
         .args([
             "create-user",
@@ -510,18 +514,8 @@ fn a_failed_ace_step_removes_the_new_account_again() {
         .stdin(PASSWORD)
         .run();
     out.expect_code(4);
-    assert_eq!(proxy.injected(), 1);
-    assert!(
-        out.stderr
-            .contains("could not set \"cannot change password\""),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr.contains("the new account was removed again"),
-        "{}",
-        out.stderr
-    );
+    assert_eq!(proxy.injected(), 1, "the Add carried the descriptor");
+    assert!(out.stderr.contains("not allowed to create"), "{}", out.stderr);
     assert_eq!(
         crate::support::failure_lines(&out.stderr).len(),
         1,
@@ -529,38 +523,67 @@ fn a_failed_ace_step_removes_the_new_account_again() {
         out.stderr
     );
     assert!(samba_user(&name).is_none(), "nothing is left behind");
+
+    // And a new account never gets its DACL written afterwards.
+    let name = unique("atomic");
+    let (proxy, tool) = via_proxy(vec![refuse(op::MODIFY, "nTSecurityDescriptor")]);
+    tool.args([
+        "create-user",
+        "--name",
+        &name,
+        "--service-account",
+        "--account-password-stdin",
+    ])
+    .stdin(PASSWORD)
+    .run()
+    .expect_code(0);
+    assert_eq!(proxy.injected(), 0, "no DACL write after the Add");
+    let dacl = sddl(&format!("CN={name},CN=Users,DC=lab,DC=example"));
+    assert!(
+        dacl.contains(DENY_EVERYONE) && dacl.contains(DENY_SELF),
+        "{dacl}"
+    );
+    assert_eq!(samba_user(&name).unwrap()["userAccountControl"], "66048");
 }
 
 #[test]
-fn a_failed_rollback_says_what_remains() {
-    let name = unique("remains");
-    let (proxy, tool) = via_proxy(vec![
-        refuse(op::MODIFY, "nTSecurityDescriptor"),
-        refuse(op::DELETE, &name),
-    ]);
-    let out = tool
-        .args([
+fn the_dacl_made_in_the_add_is_the_one_an_edit_afterwards_would_make() {
+    // One account made with the deny ACEs in its Add; one made plain and then edited the way
+    // ADSI edits it. Their DACLs must be the same, ACE for ACE.
+    let in_add = unique("dacl-add");
+    let edited = unique("dacl-edit");
+    for name in [&in_add, &edited] {
+        let mut args = vec![
             "create-user",
             "--name",
-            &name,
-            "--service-account",
+            name.as_str(),
             "--account-password-stdin",
-        ])
-        .stdin(PASSWORD)
-        .run();
-    out.expect_code(4);
-    assert_eq!(proxy.injected(), 2);
+        ];
+        if *name == in_add {
+            args.push("--service-account");
+        }
+        ad().args(args).stdin(PASSWORD).run().expect_code(0);
+    }
+    ad().args([
+        "create-user",
+        "--name",
+        &edited,
+        "--service-account",
+        "--if-exists",
+        "update",
+    ])
+    .run()
+    .expect_code(0);
+    let dacl = |name: &str| {
+        let text = sddl(&format!("CN={name},CN=Users,DC=lab,DC=example"));
+        text[text.find("D:").unwrap()..].to_owned()
+    };
+    assert_eq!(dacl(&in_add), dacl(&edited));
     assert!(
-        out.stderr.contains(&format!(
-            "so CN={name},CN=Users,DC=lab,DC=example remains: delete it by hand"
-        )),
+        dacl(&in_add).starts_with(&format!("D:AI{DENY_EVERYONE}{DENY_SELF}")),
         "{}",
-        out.stderr
+        dacl(&in_add)
     );
-    assert!(samba_user(&name).is_some(), "it does remain, as reported");
-    ad().args(["delete-user", &name, "--yes"])
-        .run()
-        .expect_code(0);
 }
 
 #[test]
