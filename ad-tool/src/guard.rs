@@ -123,6 +123,31 @@ pub fn protection(entry: &Entry) -> Option<Protection> {
         .map(Protection::MemberOf)
 }
 
+/// Refuses to touch `dn` when it is protected and `allow` (`--allow-privileged`) is not given:
+/// reads what makes an entry privileged and names the reason.
+pub async fn refuse_privileged(
+    directory: &mut crate::directory::Directory,
+    dn: &crate::dn::Dn,
+    allow: bool,
+    doing: &str,
+) -> Result<(), common::CommandError> {
+    if allow {
+        return Ok(());
+    }
+    let entry = directory
+        .read(dn, &GUARD_ATTRIBUTES)
+        .await
+        .map_err(|e| crate::failure::explain(&e))?;
+    match entry.as_ref().and_then(protection) {
+        None => Ok(()),
+        Some(protection) => Err(common::CommandError::usage(format!(
+            "not {doing} {dn}: {protection}"
+        ))
+        .with_hint("add --allow-privileged if that is really meant")
+        .with_code("privileged")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

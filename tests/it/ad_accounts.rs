@@ -457,21 +457,17 @@ fn via_proxy(faults: Vec<Fault>) -> (LdapFaultProxy, lab::tools::Tool) {
 }
 
 fn refuse(operation: u8, containing: &str) -> Fault {
-    Fault {
+    Fault::new(
         operation,
-        containing: containing.as_bytes().to_vec(),
-        answer: Answer::Result(50, "00002098: injected by the lab".into()),
-    }
+        containing.as_bytes(),
+        Answer::Result(50, "00002098: injected by the lab".into()),
+    )
 }
 
 #[test]
 fn an_unreadable_server_answer_is_one_line_not_a_crash_dump() {
     let name = unique("garbage");
-    let (proxy, tool) = via_proxy(vec![Fault {
-        operation: op::ADD,
-        containing: name.as_bytes().to_vec(),
-        answer: Answer::Garbage,
-    }]);
+    let (proxy, tool) = via_proxy(vec![Fault::new(op::ADD, name.as_bytes(), Answer::Garbage)]);
     let out = tool
         .args(["create-user", "--name", &name, "--account-password-stdin"])
         .stdin(PASSWORD)
@@ -515,7 +511,11 @@ fn cannot_change_password_travels_in_the_add_so_a_refused_add_leaves_nothing() {
         .run();
     out.expect_code(4);
     assert_eq!(proxy.injected(), 1, "the Add carried the descriptor");
-    assert!(out.stderr.contains("not allowed to create"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("not allowed to create"),
+        "{}",
+        out.stderr
+    );
     assert_eq!(
         crate::support::failure_lines(&out.stderr).len(),
         1,

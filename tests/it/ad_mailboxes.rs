@@ -184,12 +184,12 @@ fn a_server_that_cannot_sort_gets_the_list_sorted_by_the_tool() {
     let dc = dc();
     let proxy = LdapFaultProxy::start(
         dc,
-        vec![Fault {
-            operation: op::SEARCH,
-            // The server-side sort control's OID, as the request carries it.
-            containing: b"1.2.840.113556.1.4.473".to_vec(),
-            answer: Answer::Result(12, "00000057: unavailable critical extension".into()),
-        }],
+        // The server-side sort control's OID, as the request carries it.
+        vec![Fault::new(
+            op::SEARCH,
+            b"1.2.840.113556.1.4.473".as_slice(),
+            Answer::Result(12, "00000057: unavailable critical extension".into()),
+        )],
     )
     .expect("the fault proxy starts");
     let out = lab::tools::Tool::new("ad-tool")

@@ -6,6 +6,7 @@
 mod ad_accounts;
 mod ad_discovery;
 mod ad_errors;
+mod ad_faults;
 mod ad_groups;
 mod ad_kerberos;
 mod ad_mailboxes;

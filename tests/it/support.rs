@@ -344,3 +344,72 @@ pub fn generated_password(file: &std::path::Path, sam: &str) -> String {
         .unwrap_or_else(|| panic!("no password for {sam} in {}", file.display()))
         .to_owned()
 }
+
+/// A second domain controller for tests that freeze, cut or fill what the tools talk to, so
+/// the other tests, which share [`dc`], never feel it. Started on first use.
+pub fn fault_dc() -> &'static SambaDc {
+    static DC: OnceLock<Result<SambaDc, String>> = OnceLock::new();
+    match DC.get_or_init(|| SambaDc::start().map_err(|e| e.to_string())) {
+        Ok(dc) => dc,
+        Err(e) => panic!("{e}\nThe lab tests need Samba's packages and root: run tests/setup"),
+    }
+}
+
+/// `ad-tool` connected to `dc` (or `server`, a proxy in front of it) as its administrator.
+pub fn ad_on(dc: &SambaDc, server: &str) -> Tool {
+    Tool::new("ad-tool")
+        .args(["--server", server, "--user", &dc.admin_upn()])
+        .args(["--ca-file".into(), dc.pki.ca_file.clone().into_os_string()])
+        .args([
+            "--password-file".into(),
+            dc.admin_password_file.clone().into_os_string(),
+        ])
+}
+
+/// Which of `accounts` (sAMAccountName, password) can bind to `dc` over LDAPS: the DC's own
+/// verdict on each password, asked many at a time.
+pub fn binding(dc: &SambaDc, accounts: &[(String, String)]) -> Vec<bool> {
+    use ad_tool::directory::{ConnectOptions, Credentials, Directory, Endpoint};
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let endpoint = Endpoint::from_server(&dc.server(), false).expect("endpoint");
+    let options = ConnectOptions {
+        endpoint,
+        tls: common::tls::TlsOptions {
+            ca_file: Some(dc.pki.ca_file.clone()),
+            insecure: false,
+        },
+        timeout: std::time::Duration::from_secs(30),
+    };
+    runtime.block_on(async {
+        let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(16));
+        let tasks: Vec<_> = accounts
+            .iter()
+            .map(|(sam, password)| {
+                let (options, limit) = (options.clone(), std::sync::Arc::clone(&limit));
+                let credentials = Credentials::Simple {
+                    user: format!("{sam}@{}", lab::seed::DNS_DOMAIN),
+                    password: common::secret::Secret::new(password.clone()),
+                };
+                tokio::spawn(async move {
+                    let _permit = limit.acquire().await;
+                    match Directory::connect(&options, &credentials).await {
+                        Ok(directory) => {
+                            directory.unbind().await;
+                            true
+                        }
+                        Err(_) => false,
+                    }
+                })
+            })
+            .collect();
+        let mut results = Vec::new();
+        for task in tasks {
+            results.push(task.await.unwrap_or(false));
+        }
+        results
+    })
+}

@@ -34,6 +34,37 @@ pub struct Fault {
     pub containing: Vec<u8>,
     /// The answer.
     pub answer: Answer,
+    /// Matching requests to let through before the fault applies.
+    pub skip: usize,
+    /// Apply once, then pass everything.
+    pub once: bool,
+}
+
+impl Fault {
+    /// A fault on every request of `operation` containing `containing`.
+    pub fn new(operation: u8, containing: impl Into<Vec<u8>>, answer: Answer) -> Self {
+        Self {
+            operation,
+            containing: containing.into(),
+            answer,
+            skip: 0,
+            once: false,
+        }
+    }
+
+    /// Lets `n` matching requests through first.
+    #[must_use]
+    pub fn after(mut self, n: usize) -> Self {
+        self.skip = n;
+        self
+    }
+
+    /// Applies once only.
+    #[must_use]
+    pub fn once(mut self) -> Self {
+        self.once = true;
+        self
+    }
 }
 
 /// How a refused request is answered.
@@ -43,6 +74,9 @@ pub enum Answer {
     Result(u8, String),
     /// A response the client cannot parse (a primitive where LDAPResult is constructed).
     Garbage,
+    /// The request reaches the DC and is carried out, then the connection is cut before the
+    /// answer gets back: the client cannot know what happened.
+    CutAfterForward,
 }
 
 /// A running proxy.
@@ -116,10 +150,19 @@ fn serve(
         let Some((message_id, operation)) = envelope(&request) else {
             return Ok(());
         };
-        let refusal = faults.lock().ok().and_then(|f| {
-            f.iter()
-                .find(|fault| fault.operation == operation && contains(&request, &fault.containing))
-                .cloned()
+        let refusal = faults.lock().ok().and_then(|mut faults| {
+            let index = faults.iter().position(|fault| {
+                fault.operation == operation && contains(&request, &fault.containing)
+            })?;
+            if faults[index].skip > 0 {
+                faults[index].skip -= 1;
+                return None;
+            }
+            let fault = faults[index].clone();
+            if fault.once {
+                faults.remove(index);
+            }
+            Some(fault)
         });
         if let Some(fault) = refusal {
             counter.fetch_add(1, Ordering::SeqCst);
@@ -137,6 +180,12 @@ fn serve(
                     let mut body = message_id.to_vec();
                     body.extend(tlv(response_tag & !0x20, &[0]));
                     tlv(0x30, &body)
+                }
+                Answer::CutAfterForward => {
+                    server.write_all(&request)?;
+                    let _ = read_message(server)?;
+                    let _ = client.get_ref().shutdown(std::net::Shutdown::Both);
+                    return Ok(());
                 }
             };
             client.write_all(&answer)?;

@@ -166,8 +166,20 @@ impl Tool {
         self
     }
 
-    /// Runs it to the end.
-    pub fn run(&self) -> RunOutput {
+    /// Starts it, stdin closed (unless fed), stdout and stderr captured, for a test that
+    /// signals it or watches it while it runs.
+    pub fn spawn(&self) -> std::process::Child {
+        let mut command = self.command();
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.program.display()));
+        if let (Some(bytes), Some(mut stdin)) = (&self.stdin, child.stdin.take()) {
+            let _ = stdin.write_all(bytes);
+        }
+        child
+    }
+
+    fn command(&self) -> Command {
         let mut command = Command::new(&self.program);
         command
             .args(&self.args)
@@ -184,12 +196,12 @@ impl Tool {
                 None => command.env_remove(name),
             };
         }
-        let mut child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.program.display()));
-        if let (Some(bytes), Some(mut stdin)) = (&self.stdin, child.stdin.take()) {
-            let _ = stdin.write_all(bytes);
-        }
+        command
+    }
+
+    /// Runs it to the end.
+    pub fn run(&self) -> RunOutput {
+        let child = self.spawn();
         let output = child
             .wait_with_output()
             .unwrap_or_else(|e| panic!("{}: {e}", self.program.display()));

@@ -26,6 +26,10 @@ pub struct AddMemberArgs {
     /// Show what would be added and change nothing
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Also add members to a privileged group (Domain Admins, Administrators, adminCount=1, …)
+    #[arg(long)]
+    pub allow_privileged: bool,
 }
 
 /// Runs `add-member`.
@@ -40,6 +44,14 @@ pub async fn run(args: AddMemberArgs, ctx: &Context) -> Result<ExitStatus, Comma
             format!("the server returned an unreadable DN {}", group.dn),
         )
     })?;
+    crate::guard::refuse_privileged(
+        &mut directory,
+        &group_dn,
+        args.allow_privileged,
+        "adding members to",
+    )
+    .await
+    .map_err(|e| e.with_item(&args.group))?;
     let outcomes =
         membership::add_members(&mut directory, &group_dn, &args.members, args.dry_run).await;
     let mut reporter = ctx.reporter(Shape::Many, ("member", "members"));

@@ -70,6 +70,10 @@ pub struct CreateGroupArgs {
     /// Print the planned changes and change nothing
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Also change a privileged group (Domain Admins, Administrators, adminCount=1, …)
+    #[arg(long)]
+    pub allow_privileged: bool,
 }
 
 /// A group as reported.
@@ -293,6 +297,14 @@ pub async fn run(args: CreateGroupArgs, ctx: &Context) -> Result<ExitStatus, Com
                     record.action = Some(Action::Skipped);
                 }
                 IfExists::Update => {
+                    crate::guard::refuse_privileged(
+                        &mut directory,
+                        &existing_dn,
+                        args.allow_privileged,
+                        "changing",
+                    )
+                    .await
+                    .map_err(|e| e.with_item(&item))?;
                     update(
                         &mut directory,
                         &args,
@@ -420,6 +432,10 @@ async fn read_back(
 }
 
 fn fill_from(entry: &crate::directory::Entry, record: &mut GroupRecord) {
+    // The group as it is: found at its DN, it may carry another sAMAccountName than asked.
+    if let Some(sam) = entry.text("sAMAccountName") {
+        record.sam_account_name = sam;
+    }
     record.sid = entry
         .bytes("objectSid")
         .and_then(|b| Sid::from_bytes(b).ok())

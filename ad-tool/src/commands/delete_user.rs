@@ -34,6 +34,10 @@ pub struct DeleteUserArgs {
     /// Show what would be deleted and delete nothing
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Also delete a privileged account (critical, built-in, adminCount=1, in a protected group)
+    #[arg(long)]
+    pub allow_privileged: bool,
 }
 
 /// Runs `delete-user`.
@@ -68,6 +72,9 @@ pub async fn run(args: DeleteUserArgs, ctx: &Context) -> Result<ExitStatus, Comm
             format!("the server returned an unreadable DN {}", entry.dn),
         )
     })?;
+    crate::guard::refuse_privileged(&mut directory, &dn, args.allow_privileged, "deleting")
+        .await
+        .map_err(|e| e.with_item(&args.name))?;
     if args.dry_run {
         record.action = Some(Action::WouldDelete);
     } else {

@@ -138,6 +138,9 @@ impl Shared {
 
 type Failure = (Option<String>, CommandError);
 
+/// The code of an account the run did not start because it was stopping.
+const NOT_STARTED: &str = "not-started";
+
 fn at(dn: &Dn) -> impl Fn(CommandError) -> Failure + '_ {
     move |error| (Some(dn.to_string()), error)
 }
@@ -165,15 +168,15 @@ pub async fn process(
             ));
         }
     };
-    Some(
-        match converge(&mut directory, shared, &spec, &dn, &item.found).await {
-            Ok(record) => (record, None),
-            Err((dn, error)) => {
-                let record = AccountRecord::failed(spec.label(), dn, &error);
-                (record, Some(error.with_item(spec.label())))
-            }
-        },
-    )
+    match converge(&mut directory, shared, &spec, &dn, &item.found).await {
+        Ok(record) => Some((record, None)),
+        // Waiting for the password file while the run began to stop: never started.
+        Err((_, error)) if error.code == NOT_STARTED => None,
+        Err((dn, error)) => {
+            let record = AccountRecord::failed(spec.label(), dn, &error);
+            Some((record, Some(error.with_item(spec.label()))))
+        }
+    }
 }
 
 async fn converge(
@@ -305,7 +308,7 @@ async fn record_before<'a>(
     if shared.stopping() {
         return Err(at(dn)(
             CommandError::new(ExitStatus::ItemsFailed, "not started: the run was stopping")
-                .with_code("stopped"),
+                .with_code(NOT_STARTED),
         ));
     }
     match guard.write(spec.sam_account_name.as_str(), secret) {
