@@ -90,12 +90,6 @@ fn protected_group(sid: &Sid) -> Option<&'static str> {
 /// Why `entry` (read with [`GUARD_ATTRIBUTES`]) must not be touched without
 /// `--allow-privileged`, or `None` for an ordinary entry.
 pub fn protection(entry: &Entry) -> Option<Protection> {
-    if entry
-        .text("isCriticalSystemObject")
-        .is_some_and(|v| v.eq_ignore_ascii_case("TRUE"))
-    {
-        return Some(Protection::Critical);
-    }
     let own = entry
         .bytes("objectSid")
         .and_then(|b| Sid::from_bytes(b).ok())
@@ -107,6 +101,12 @@ pub fn protection(entry: &Entry) -> Option<Protection> {
         .filter(|rid| (500..=502).contains(rid))
     {
         return Some(Protection::BuiltIn(rid));
+    }
+    if entry
+        .text("isCriticalSystemObject")
+        .is_some_and(|v| v.eq_ignore_ascii_case("TRUE"))
+    {
+        return Some(Protection::Critical);
     }
     if entry.int("adminCount").is_some_and(|n| n != 0) {
         return Some(Protection::AdminCount);

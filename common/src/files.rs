@@ -48,7 +48,8 @@ pub fn open_append(path: &Path, private: bool) -> io::Result<File> {
 /// directory refuses the creation, the row (still the file's last) is taken back; when the
 /// outcome cannot be learnt, the row stays (the account may exist, and its password must not
 /// be lost), so an account can appear twice only after such a run, and its later row is then
-/// its password.
+/// its password. Runs at the same time that share the file take turns through an advisory
+/// lock (`flock`) on it.
 #[derive(Debug)]
 pub struct GeneratedPasswordFile {
     path: std::path::PathBuf,
@@ -70,6 +71,7 @@ pub struct WrittenRow {
 pub struct PasswordFileGuard<'a> {
     file: tokio::sync::MutexGuard<'a, Option<File>>,
     path: &'a Path,
+    locked: bool,
 }
 
 impl GeneratedPasswordFile {
@@ -112,11 +114,55 @@ impl GeneratedPasswordFile {
         &self.path
     }
 
-    /// Takes the file for one creation.
-    pub async fn lock(&self) -> PasswordFileGuard<'_> {
-        PasswordFileGuard {
+    /// Takes the file for one creation: this run's lock, then the file's own (another run
+    /// writing the same file waits its turn), creating the file if it is new.
+    pub async fn lock(&self) -> io::Result<PasswordFileGuard<'_>> {
+        let mut guard = PasswordFileGuard {
             file: self.file.lock().await,
             path: &self.path,
+            locked: false,
+        };
+        let file = guard.file()?;
+        loop {
+            match lock_file(file) {
+                Ok(true) => break,
+                Ok(false) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+                Err(e) => return Err(e),
+            }
+        }
+        guard.locked = true;
+        Ok(guard)
+    }
+}
+
+/// Tries to take the advisory lock; `false` when another process holds it.
+#[cfg(unix)]
+fn lock_file(file: &File) -> io::Result<bool> {
+    use rustix::fs::{FlockOperation, flock};
+    match flock(file, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(true),
+        Err(e) if e == rustix::io::Errno::WOULDBLOCK => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(not(unix))]
+fn lock_file(_file: &File) -> io::Result<bool> {
+    Ok(true)
+}
+
+#[cfg(unix)]
+fn unlock_file(file: &File) {
+    let _ = rustix::fs::flock(file, rustix::fs::FlockOperation::Unlock);
+}
+
+#[cfg(not(unix))]
+fn unlock_file(_file: &File) {}
+
+impl Drop for PasswordFileGuard<'_> {
+    fn drop(&mut self) {
+        if let (true, Some(file)) = (self.locked, self.file.as_ref()) {
+            unlock_file(file);
         }
     }
 }
@@ -246,13 +292,18 @@ mod tests {
         runtime.block_on(async {
             let first = GeneratedPasswordFile::prepare(&path).unwrap();
             assert!(!path.exists(), "nothing is created before a password is");
-            let mut guard = first.lock().await;
+            let mut guard = first.lock().await.unwrap();
             guard.write("a", &secret("P1")).unwrap();
             let unused = guard.write("x", &secret("PX")).unwrap();
             guard.withdraw(unused).unwrap();
             drop(guard);
             let second = GeneratedPasswordFile::prepare(&path).unwrap();
-            second.lock().await.write("b", &secret("P2")).unwrap();
+            second
+                .lock()
+                .await
+                .unwrap()
+                .write("b", &secret("P2"))
+                .unwrap();
         });
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),

@@ -252,8 +252,21 @@ impl ParseOutcome {
     pub fn finish(self, tool: &str) -> std::process::ExitCode {
         match self {
             ParseOutcome::Clap(error) => {
-                let _ = error.print();
-                std::process::ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2))
+                use clap::error::ErrorKind;
+                let code =
+                    std::process::ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2));
+                if matches!(
+                    error.kind(),
+                    ErrorKind::DisplayHelp
+                        | ErrorKind::DisplayVersion
+                        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+                ) {
+                    let _ = error.print();
+                } else {
+                    // One line, as every failure is: clap's first line, without its "error: ".
+                    eprintln!("{tool}: {}", one_line_usage(&error.render().to_string()));
+                }
+                code
             }
             ParseOutcome::Config(error) => {
                 error.report(tool, false);
@@ -261,6 +274,40 @@ impl ParseOutcome {
             }
         }
     }
+}
+
+/// A usage error of clap's in one line: its first line without the `error: ` prefix, and where
+/// help is. Control and invisible characters clap quotes from the command line are shown
+/// escaped (`\u{200b}`), not printed as they are.
+fn one_line_usage(rendered: &str) -> String {
+    // The message is what comes before clap's first blank line ("For more information…");
+    // a value quoted in it may itself hold a line break.
+    let message = rendered
+        .trim()
+        .split("\n\n")
+        .next()
+        .unwrap_or("invalid command line");
+    let message = message.strip_prefix("error: ").unwrap_or(message);
+    let shown: String = message
+        .chars()
+        .map(|c| {
+            if crate::text::forbidden_character(c.encode_utf8(&mut [0; 4])).is_some() {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect();
+    let mut line = shown;
+    for tip in rendered
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("tip: "))
+    {
+        line.push_str("; ");
+        line.push_str(tip);
+    }
+    line.push_str("; see --help");
+    line
 }
 
 /// Parses a tool's command line with flag > environment > profile > default: `--config` and

@@ -8,6 +8,7 @@ mod ad_discovery;
 mod ad_errors;
 mod ad_faults;
 mod ad_groups;
+mod ad_input;
 mod ad_kerberos;
 mod ad_mailboxes;
 mod config_profiles;

@@ -304,32 +304,33 @@ async fn record_before<'a>(
             row: None,
         });
     };
-    let mut guard = file.lock().await;
+    let record_failed = |e: std::io::Error| {
+        let error = CommandError::new(
+            ExitStatus::ItemsFailed,
+            format!(
+                "cannot write the generated password to {} ({e}), so the account was not created",
+                file.path().display()
+            ),
+        )
+        .with_hint("free space or fix the file, then run the same command again")
+        .with_code("password-file");
+        shared.stop_with(Stop::Record(error.clone()));
+        at(dn)(error)
+    };
+    let mut guard = file.lock().await.map_err(record_failed)?;
     if shared.stopping() {
         return Err(at(dn)(
             CommandError::new(ExitStatus::ItemsFailed, "not started: the run was stopping")
                 .with_code(NOT_STARTED),
         ));
     }
-    match guard.write(spec.sam_account_name.as_str(), secret) {
-        Ok(row) => Ok(Recorded {
-            guard: Some(guard),
-            row: Some(row),
-        }),
-        Err(e) => {
-            let error = CommandError::new(
-                ExitStatus::ItemsFailed,
-                format!(
-                    "cannot write the generated password to {} ({e}), so the account was not created",
-                    file.path().display()
-                ),
-            )
-            .with_hint("free space or fix the file, then run the same command again")
-            .with_code("password-file");
-            shared.stop_with(Stop::Record(error.clone()));
-            Err(at(dn)(error))
-        }
-    }
+    let row = guard
+        .write(spec.sam_account_name.as_str(), secret)
+        .map_err(record_failed)?;
+    Ok(Recorded {
+        guard: Some(guard),
+        row: Some(row),
+    })
 }
 
 async fn create(
