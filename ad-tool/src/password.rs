@@ -8,11 +8,20 @@ use zeroize::Zeroizing;
 
 /// `unicodePwd` value: the password in double quotes, UTF-16LE (MS-ADTS 3.1.1.3.1.5.1).
 pub fn unicode_pwd(password: &Secret) -> Zeroizing<Vec<u8>> {
-    let mut bytes = Vec::with_capacity(2 * password.expose().len() + 4);
-    for unit in format!("\"{}\"", password.expose()).encode_utf16() {
-        bytes.extend_from_slice(&unit.to_le_bytes());
+    // Built in place, with room for every unit from the start: no copy of the password is
+    // left behind in a temporary string or a reallocated buffer.
+    let mut bytes = Zeroizing::new(Vec::with_capacity(2 * password.expose().len() + 4));
+    let quoted = std::iter::once('"')
+        .chain(password.expose().chars())
+        .chain(std::iter::once('"'));
+    let mut units = [0u16; 2];
+    for c in quoted {
+        for unit in c.encode_utf16(&mut units) {
+            bytes.extend_from_slice(&unit.to_le_bytes());
+        }
     }
-    Zeroizing::new(bytes)
+    units.fill(0);
+    bytes
 }
 
 /// The domain's password policy (attributes of the domain object).

@@ -124,6 +124,29 @@ impl GlobalArgs {
     }
 }
 
+/// A duration as an administrator writes it: `300` (seconds), `90s`, `5m`, `1h`, `250ms`.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("\"{text}\" is not a duration (300, 90s, 5m, 1h)"))?;
+    let seconds = match unit.trim() {
+        "" | "s" | "sec" => value,
+        "ms" => value / 1000.0,
+        "m" | "min" => value * 60.0,
+        "h" => value * 3600.0,
+        other => return Err(format!("\"{other}\" is not a unit of time (ms, s, m, h)")),
+    };
+    if !seconds.is_finite() || !(0.0..=86_400.0 * 7.0).contains(&seconds) {
+        return Err(format!("\"{text}\" is out of range (up to a week)"));
+    }
+    Ok(std::time::Duration::from_secs_f64(seconds))
+}
+
 /// What to do when the object a command would create already exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum IfExists {
@@ -183,5 +206,23 @@ impl CompletionsArgs {
             CompletionShell::Powershell => Shell::PowerShell,
         };
         clap_complete::generate(shell, command, name, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_as_administrators_write_them() {
+        assert_eq!(parse_duration("300"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        for bad in ["", "five", "5 parsecs", "-1", "99999h"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -59,6 +59,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "mail",
     "mailbox",
     "mailboxes-file",
+    "max-backoff",
     "member",
     "missing-ok",
     "name",

@@ -8,6 +8,7 @@ use crate::client::EwsClient;
 use crate::error::{self, EwsError, Who};
 use crate::outcome::{Action, MailboxOutcome};
 use crate::permissions::{self, Edit, Grantee, Level, unwritable_entries};
+use crate::transport::TransportError;
 
 /// How often a stale change key is answered by reading again.
 pub const MAX_CONFLICT_RETRIES: u32 = 5;
@@ -62,8 +63,25 @@ pub async fn edit_mailbox(
     who: Who<'_>,
 ) -> Result<MailboxOutcome, CommandError> {
     let explain = |e: &EwsError| error::explain(e, who);
+    // The outcome of a write whose answer was lost, learnt by reading the calendar again.
+    let mut sent: Option<Edit> = None;
     for attempt in 1..=MAX_CONFLICT_RETRIES {
-        let folder = client.calendar(mailbox).await.map_err(|e| explain(&e))?;
+        let folder = match client.calendar(mailbox).await {
+            Ok(folder) => folder,
+            Err(e) if sent.is_some() => {
+                return Err(explain(&e).with_hint(
+                    "the connection broke after the change was sent, so it may have been made; run the same command again to find out",
+                ));
+            }
+            Err(e) => return Err(explain(&e)),
+        };
+        if folder.id.change_key.is_empty() {
+            // Without it the write cannot be made conditional, and could erase what someone
+            // else wrote meanwhile.
+            return Err(explain(&EwsError::Incomplete(
+                "the calendar's change key (nothing was written)",
+            )));
+        }
         let mut set = folder
             .permissions
             .ok_or_else(|| explain(&EwsError::Incomplete("the permission set")))?;
@@ -74,6 +92,13 @@ pub async fn edit_mailbox(
         }
         .map_err(|e| CommandError::usage(e.to_string()).with_code("edit"))?;
         if matches!(edit, Edit::Unchanged { .. }) {
+            if let Some(made) = sent {
+                // The lost write was made: report what it did.
+                log::info!(
+                    "{mailbox}: the answer to the change was lost; the calendar shows it was made"
+                );
+                return Ok(outcome(mailbox, request, made, false));
+            }
             return Ok(outcome(mailbox, request, edit, false));
         }
         if unwritable > 0 && !request.drop_unknown_entries {
@@ -100,6 +125,14 @@ pub async fn edit_mailbox(
             }
             Err(e) if e.response_code() == Some("ErrorIrresolvableConflict") => {
                 return Err(explain(&EwsError::KeptChanging { attempts: attempt }));
+            }
+            // The write was sent and its answer lost: it may have been carried out. Reading
+            // the calendar again tells (a write is never sent twice blindly).
+            Err(EwsError::Transport(TransportError::ConnectionLost { reason, .. })) => {
+                log::info!(
+                    "{mailbox}: the connection broke after the change was sent ({reason}); reading the calendar again"
+                );
+                sent = Some(edit);
             }
             Err(e) => return Err(explain(&e)),
         }

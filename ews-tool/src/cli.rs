@@ -97,6 +97,11 @@ pub struct ServerArgs {
     /// Seconds to wait for the server at each step
     #[arg(long, global = true, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub timeout: u64,
+
+    /// The longest the server may ask to wait when it throttles (300, 90s, 5m, 1h); a longer
+    /// back-off stops the run with what is done so far
+    #[arg(long, global = true, value_name = "DURATION", default_value = "5m", value_parser = common::args::parse_duration)]
+    pub max_backoff: std::time::Duration,
 }
 
 /// Which mailboxes.

@@ -41,6 +41,39 @@ pub struct ClientSettings {
     pub version: ExchangeVersion,
     /// Impersonate each mailbox instead of delegate access.
     pub impersonate: bool,
+    /// The longest back-off the server may ask for; a longer one ends the run.
+    pub max_backoff: Duration,
+}
+
+/// Waits longer than this are announced on stderr, whatever the verbosity.
+const ANNOUNCED_WAIT: Duration = Duration::from_secs(5);
+
+/// What ends a whole run, remembered so every later request gets the same answer at once.
+#[derive(Debug)]
+enum RunEnding {
+    /// The logon failed: another attempt would only add a failed logon.
+    Logon(TransportError),
+    /// The server asked to wait longer than `--max-backoff`.
+    Backoff {
+        /// What it asked for.
+        asked: Duration,
+        /// The limit.
+        limit: Duration,
+    },
+}
+
+impl RunEnding {
+    fn error(&self) -> EwsError {
+        match self {
+            RunEnding::Logon(e) => e
+                .repeat()
+                .map_or(EwsError::Incomplete("a logon"), EwsError::Transport),
+            RunEnding::Backoff { asked, limit } => EwsError::BackoffTooLong {
+                asked: *asked,
+                limit: *limit,
+            },
+        }
+    }
 }
 
 /// Counts of what happened, for the summary.
@@ -67,6 +100,11 @@ pub struct EwsClient {
     version: Mutex<ExchangeVersion>,
     paused_until: Mutex<Option<Instant>>,
     server: Mutex<Option<ServerVersionInfo>>,
+    /// Held by the one request that goes first, until a logon has succeeded: a wrong password
+    /// is then tried on one connection, not on every connection at once.
+    first_logon: tokio::sync::Mutex<()>,
+    logged_on: std::sync::atomic::AtomicBool,
+    ending: Mutex<Option<RunEnding>>,
     /// What happened.
     pub counters: Counters,
 }
@@ -97,6 +135,9 @@ impl EwsClient {
             version: Mutex::new(version),
             paused_until: Mutex::new(None),
             server: Mutex::new(None),
+            first_logon: tokio::sync::Mutex::new(()),
+            logged_on: std::sync::atomic::AtomicBool::new(false),
+            ending: Mutex::new(None),
             counters: Counters {
                 in_flight_limit: AtomicUsize::new(connections),
                 ..Counters::default()
@@ -150,17 +191,47 @@ impl EwsClient {
     }
 
     /// Holds every request back for `wait` (the server's BackOffMilliseconds): throttling is
-    /// per account, so one busy answer speaks for all connections.
-    fn pause(&self, wait: Duration) {
+    /// per account, so one busy answer speaks for all connections. A wait longer than
+    /// `--max-backoff` ends the run instead; one longer than a few seconds is announced.
+    fn pause(&self, wait: Duration) -> Result<(), EwsError> {
+        if wait > self.settings.max_backoff {
+            let ending = RunEnding::Backoff {
+                asked: wait,
+                limit: self.settings.max_backoff,
+            };
+            let error = ending.error();
+            self.end_run(ending);
+            return Err(error);
+        }
         let until = Instant::now() + wait;
         let mut paused = lock(&self.paused_until);
         if paused.is_none_or(|current| current < until) {
-            log::info!(
-                "the server is busy: pausing all requests for {} ms",
-                wait.as_millis()
-            );
+            if wait > ANNOUNCED_WAIT {
+                log::warn!(
+                    "server busy: waiting {:.1} s before the next request",
+                    wait.as_secs_f64()
+                );
+            } else {
+                log::info!(
+                    "the server is busy: pausing all requests for {} ms",
+                    wait.as_millis()
+                );
+            }
             *paused = Some(until);
         }
+        Ok(())
+    }
+
+    fn end_run(&self, ending: RunEnding) {
+        let mut current = lock(&self.ending);
+        if current.is_none() {
+            *current = Some(ending);
+        }
+    }
+
+    /// The error every request gets once the run has ended.
+    fn run_ended(&self) -> Option<EwsError> {
+        lock(&self.ending).as_ref().map(RunEnding::error)
     }
 
     /// After a busy answer: one request fewer in flight from now on (down to one), so a
@@ -195,8 +266,7 @@ impl EwsClient {
         }
         self.slow_down().await;
         let attempt = *busy;
-        self.pause(back_off_ms.map_or_else(|| Self::backoff(attempt), Duration::from_millis));
-        Ok(())
+        self.pause(back_off_ms.map_or_else(|| Self::backoff(attempt), Duration::from_millis))
     }
 
     async fn wait_if_paused(&self) {
@@ -233,15 +303,30 @@ impl EwsClient {
     }
 
     /// Sends one SOAP request for `mailbox` and returns the parsed envelope, retrying through
-    /// busy answers, dropped connections and version refusals.
+    /// busy answers, version refusals and (when `resend` allows it: reads, not writes, whose
+    /// first attempt may have been carried out) dropped connections.
     async fn call(
         &self,
         mailbox: Option<&str>,
+        resend: bool,
         build: impl Fn(&RequestHeader) -> String,
     ) -> Result<Envelope, EwsError> {
+        use std::sync::atomic::Ordering::SeqCst;
         let label = mailbox.unwrap_or("the account's own mailbox");
+        // Until a logon has succeeded, one request at a time: a wrong password is tried once.
+        let mut first = if self.logged_on.load(SeqCst) {
+            None
+        } else {
+            Some(self.first_logon.lock().await)
+        };
+        if self.logged_on.load(SeqCst) {
+            first = None;
+        }
         let (mut busy, mut reconnects) = (0u32, 0u32);
         loop {
+            if let Some(error) = self.run_ended() {
+                return Err(error);
+            }
             self.wait_if_paused().await;
             let version = self.request_version();
             let header = RequestHeader {
@@ -267,10 +352,19 @@ impl EwsClient {
             let response = match result {
                 Ok(response) => {
                     self.give_back(connection);
+                    self.logged_on.store(true, SeqCst);
+                    first = None;
                     response
                 }
+                Err(e) if e.is_logon_failure() => {
+                    if let Some(copy) = e.repeat() {
+                        self.end_run(RunEnding::Logon(copy));
+                    }
+                    drop(first);
+                    return Err(e.into());
+                }
                 Err(TransportError::ConnectionLost { address, reason })
-                    if reconnects < MAX_RECONNECTS =>
+                    if resend && reconnects < MAX_RECONNECTS =>
                 {
                     reconnects += 1;
                     self.counters.reconnects.fetch_add(1, Ordering::Relaxed);
@@ -361,7 +455,7 @@ impl EwsClient {
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| v.trim().parse::<u64>().ok())
                         .map(Duration::from_secs);
-                    self.pause(retry_after.unwrap_or_else(|| Self::backoff(busy)));
+                    self.pause(retry_after.unwrap_or_else(|| Self::backoff(busy)))?;
                 }
                 status => {
                     return Err(EwsError::Http {
@@ -376,7 +470,7 @@ impl EwsClient {
     /// The calendar folder of `mailbox`, with its permissions.
     pub async fn calendar(&self, mailbox: &str) -> Result<CalendarFolder, EwsError> {
         let envelope = self
-            .call(Some(mailbox), |header| {
+            .call(Some(mailbox), true, |header| {
                 request::get_calendar(header, mailbox)
             })
             .await?;
@@ -389,7 +483,7 @@ impl EwsClient {
     /// The calendar of the account that logs on (for `check`: any EWS answer, even "no such
     /// mailbox" for an account without one, proves the logon and tells the server version).
     pub async fn own_calendar(&self) -> Result<Result<CalendarFolder, EwsError>, EwsError> {
-        let envelope = self.call(None, request::get_own_calendar).await?;
+        let envelope = self.call(None, true, request::get_own_calendar).await?;
         Ok(first_message(envelope, "the account's own mailbox")
             .and_then(|m| m.folder.ok_or(EwsError::Incomplete("the calendar folder"))))
     }
@@ -403,7 +497,7 @@ impl EwsClient {
         set: &PermissionSet,
     ) -> Result<FolderId, EwsError> {
         let envelope = self
-            .call(Some(mailbox), |header| {
+            .call(Some(mailbox), false, |header| {
                 request::set_calendar_permissions(header, folder, set)
             })
             .await?;

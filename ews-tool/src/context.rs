@@ -66,6 +66,7 @@ impl Context {
             connections,
             version: self.server.server_version,
             impersonate: self.server.impersonate,
+            max_backoff: self.server.max_backoff,
         }))
     }
 

@@ -61,6 +61,14 @@ pub enum EwsError {
     /// The answer lacked what was asked for.
     #[error("the server's answer lacks {0}")]
     Incomplete(&'static str),
+    /// The server asked to wait longer than `--max-backoff`.
+    #[error("the server asks to wait {} s, longer than --max-backoff ({} s)", asked.as_secs(), limit.as_secs())]
+    BackoffTooLong {
+        /// What it asked for.
+        asked: std::time::Duration,
+        /// The limit.
+        limit: std::time::Duration,
+    },
 }
 
 impl EwsError {
@@ -112,6 +120,12 @@ pub fn explain(error: &EwsError, who: Who<'_>) -> CommandError {
             .with_hint("someone else is editing them; run again")
             .with_code("conflict"),
         EwsError::Incomplete(what) => CommandError::new(ExitStatus::ItemsFailed, format!("the server's answer lacks {what}")).with_code("incomplete"),
+        EwsError::BackoffTooLong { asked, limit } => CommandError::new(
+            ExitStatus::Connect,
+            format!("the server is throttling and asks to wait {}, longer than --max-backoff ({}); stopped", human_duration(*asked), human_duration(*limit)),
+        )
+        .with_hint("run the same command again later (or allow a longer wait with --max-backoff)")
+        .with_code("backoff"),
     }
 }
 
@@ -189,6 +203,28 @@ fn explain_code(mailbox: &str, code: &str, text: &str, who: Who<'_>) -> CommandE
         .with_code(short)
 }
 
+/// "1 h", "5 min", "30 s".
+fn human_duration(duration: std::time::Duration) -> String {
+    let seconds = duration.as_secs();
+    if seconds >= 3600 && seconds.is_multiple_of(3600) {
+        format!("{} h", seconds / 3600)
+    } else if seconds >= 60 && seconds.is_multiple_of(60) {
+        format!("{} min", seconds / 60)
+    } else {
+        format!("{:.1} s", duration.as_secs_f64())
+    }
+}
+
+/// Whether a failure ends the whole run rather than one mailbox: a failed logon (another
+/// attempt only adds a failed logon towards the account's lockout), or a back-off longer than
+/// allowed.
+pub fn ends_the_run(error: &CommandError) -> bool {
+    matches!(
+        error.code,
+        "auth" | "auth-scheme" | "auth-protocol" | "backoff"
+    )
+}
+
 /// What to check when Exchange cannot be reached.
 const REACH_HINTS: ReachHints = ReachHints {
     resolve: "check --url and this machine's DNS",
@@ -205,9 +241,18 @@ fn explain_transport(error: &TransportError) -> CommandError {
                 .with_hint("choose another --auth")
                 .with_code("auth-scheme")
         }
-        TransportError::Refused { address, user, scheme } => CommandError::new(ExitStatus::Denied, format!("{address} refused the logon of {user} ({scheme})"))
-            .with_hint("check --user (DOMAIN\\name or UPN) and the password; a TLS-inspecting proxy also breaks Extended Protection")
-            .with_code("auth"),
+        TransportError::Refused { address, user, scheme } => CommandError::new(
+            ExitStatus::Denied,
+            format!("{address} refused the logon of {user} ({scheme}): the password is wrong, or the account is locked out, disabled or expired; the run stopped after this one attempt, so it added at most one failed logon"),
+        )
+        .with_hint("check --user (DOMAIN\\name or UPN) and the password; `ad-tool show-user NAME` tells whether the account is locked out or disabled; a TLS-inspecting proxy also breaks Extended Protection")
+        .with_code("auth"),
+        TransportError::BadChallenge { address, reason } => CommandError::new(
+            ExitStatus::Denied,
+            format!("{address} answered the logon with something that is not an NTLM challenge ({reason})"),
+        )
+        .with_hint("is --url the Exchange server itself? a proxy in between may be answering instead")
+        .with_code("auth-protocol"),
         TransportError::TooLarge { address } => CommandError::new(ExitStatus::ItemsFailed, format!("the answer from {address} is too large")).with_code("too-large"),
     }
 }

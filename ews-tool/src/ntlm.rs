@@ -159,7 +159,8 @@ fn hmac_md5(key: &[u8], parts: &[&[u8]]) -> [u8; 16] {
 /// `NTOWFv2` (MS-NLMP 3.3.2): HMAC-MD5 keyed with the NT hash over the upper-cased user name
 /// and the domain.
 pub fn ntowf_v2(password: &str, user: &str, domain: &str) -> Zeroizing<[u8; 16]> {
-    let nt_hash = Zeroizing::new(<[u8; 16]>::from(Md4::digest(utf16(password))));
+    let password = Zeroizing::new(utf16(password));
+    let nt_hash = Zeroizing::new(<[u8; 16]>::from(Md4::digest(&*password)));
     Zeroizing::new(hmac_md5(
         &*nt_hash,
         &[&utf16(&user.to_uppercase()), &utf16(domain)],

@@ -42,6 +42,49 @@ pub enum Auth {
     },
 }
 
+impl TransportError {
+    /// Whether the logon itself failed (refused, or impossible with this server): trying it
+    /// again on another connection only adds failed logons, which count towards the account's
+    /// lockout, so a run stops at the first.
+    pub fn is_logon_failure(&self) -> bool {
+        matches!(
+            self,
+            TransportError::Refused { .. }
+                | TransportError::SchemeNotOffered { .. }
+                | TransportError::BadChallenge { .. }
+        )
+    }
+
+    /// The same failure, for every request after the one that met it.
+    pub fn repeat(&self) -> Option<Self> {
+        Some(match self {
+            TransportError::Refused {
+                address,
+                user,
+                scheme,
+            } => TransportError::Refused {
+                address: address.clone(),
+                user: user.clone(),
+                scheme,
+            },
+            TransportError::SchemeNotOffered {
+                address,
+                scheme,
+                offered,
+            } => TransportError::SchemeNotOffered {
+                address: address.clone(),
+                scheme,
+                offered: offered.clone(),
+            },
+            TransportError::BadChallenge { address, reason } => TransportError::BadChallenge {
+                address: address.clone(),
+                reason: reason.clone(),
+            },
+            _ => return None,
+        })
+    }
+}
+
 impl Auth {
     fn scheme(&self) -> &'static str {
         match self {
@@ -193,6 +236,15 @@ pub enum TransportError {
         /// The scheme that was refused.
         scheme: &'static str,
     },
+    /// The server's answer to the logon's first step is not an NTLM challenge (a proxy's
+    /// error page, say).
+    #[error("{address} answered the logon with something that is not an NTLM challenge: {reason}")]
+    BadChallenge {
+        /// Where.
+        address: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The body exceeded [`MAX_RESPONSE_BYTES`].
     #[error("the answer from {address} is larger than {MAX_RESPONSE_BYTES} bytes")]
     TooLarge {
@@ -313,7 +365,7 @@ impl Connection {
         &mut self,
         endpoint: &Endpoint,
         body: Bytes,
-        authorization: Option<String>,
+        authorization: Option<common::secret::Secret>,
         anchor: Option<&str>,
         timeout: Duration,
     ) -> Result<HttpResponse, TransportError> {
@@ -332,7 +384,9 @@ impl Connection {
             )
             .header(header::ACCEPT, "text/xml");
         if let Some(value) = authorization {
-            let mut value = HeaderValue::from_str(&value).map_err(|e| lost(&self.address, &e))?;
+            // The header's own copy belongs to the HTTP library, which does not wipe it.
+            let mut value =
+                HeaderValue::from_str(value.expose()).map_err(|e| lost(&self.address, &e))?;
             value.set_sensitive(true);
             request = request.header(header::AUTHORIZATION, value);
         }
@@ -389,17 +443,11 @@ impl Connection {
         let body = Bytes::from(soap.to_owned());
         match auth {
             Auth::Basic { user, password } => {
-                let token = common::secret::Secret::new(base64(
-                    format!("{user}:{}", password.expose()).as_bytes(),
-                ));
+                let credential = zeroize::Zeroizing::new(format!("{user}:{}", password.expose()));
+                let header =
+                    common::secret::Secret::new(format!("Basic {}", base64(credential.as_bytes())));
                 let response = self
-                    .send(
-                        endpoint,
-                        body,
-                        Some(format!("Basic {}", token.expose())),
-                        anchor,
-                        timeout,
-                    )
+                    .send(endpoint, body, Some(header), anchor, timeout)
                     .await?;
                 if response.status == StatusCode::UNAUTHORIZED {
                     return Err(self.refusal(auth, &response));
@@ -441,7 +489,10 @@ impl Connection {
             .send(
                 endpoint,
                 Bytes::new(),
-                Some(format!("{scheme} {}", base64(&negotiate))),
+                Some(common::secret::Secret::new(format!(
+                    "{scheme} {}",
+                    base64(&negotiate)
+                ))),
                 anchor,
                 timeout,
             )
@@ -459,7 +510,7 @@ impl Connection {
             });
         };
         let challenge = ntlm::parse_challenge(&challenge_message).map_err(|e| {
-            TransportError::ConnectionLost {
+            TransportError::BadChallenge {
                 address: self.address.clone(),
                 reason: e.to_string(),
             }
@@ -483,7 +534,10 @@ impl Connection {
             .send(
                 endpoint,
                 body,
-                Some(format!("{scheme} {}", base64(&authenticate))),
+                Some(common::secret::Secret::new(format!(
+                    "{scheme} {}",
+                    base64(&authenticate)
+                ))),
                 anchor,
                 timeout,
             )

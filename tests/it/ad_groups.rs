@@ -196,3 +196,35 @@ fn add_member_adds_once_and_reports_each_member() {
     assert_eq!(dry.json_lines()[0]["action"], "would-add");
     assert_eq!(members(&name), ["Utrecht Planners", "adevries"]);
 }
+
+#[test]
+fn an_update_reports_the_sam_account_name_the_group_has() {
+    let name = crate::support::unique("Renamed Group ");
+    let sam = crate::support::unique("renamed-sam-");
+    let path = format!("OU=Groups,{}", lab::seed::DOMAIN_DN);
+    ad().args([
+        "create-group",
+        "--name",
+        &name,
+        "--path",
+        &path,
+        "--sam-account-name",
+        &sam,
+    ])
+    .run()
+    .expect_code(0);
+    let out = ad()
+        .args([
+            "-o",
+            "json",
+            "create-group",
+            "--name",
+            &name,
+            "--path",
+            &path,
+        ])
+        .args(["--description", "updated", "--if-exists", "update"])
+        .run();
+    out.expect_code(0);
+    assert_eq!(out.json()["sam_account_name"], sam.as_str());
+}

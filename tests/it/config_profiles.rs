@@ -448,3 +448,21 @@ fn typos_in_the_config_file_are_named() {
         out.stderr
     );
 }
+
+/// A config file that does not parse is named with its line, never with the line's text: a
+/// password pasted there by mistake stays off the screen (both tools).
+#[test]
+fn a_broken_config_file_never_shows_its_text() {
+    let (_dir, path) =
+        config("[profile.lab]\nserver = \"dc1\"\npassword-file = \"/tmp/x\nHunter2-Very-Secret\n");
+    for tool in ["ad-tool", "ews-tool"] {
+        let out = Tool::new(tool)
+            .args(["--config".into(), path.clone().into_os_string()])
+            .args(["config", "show"])
+            .run();
+        out.expect_code(2);
+        assert!(out.stderr.contains(": line "), "{tool}: {}", out.stderr);
+        assert!(!out.stderr.contains("Hunter2"), "{tool}: {}", out.stderr);
+        assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    }
+}

@@ -16,6 +16,7 @@ mod descriptors;
 mod ews_accounts;
 mod ews_conformance;
 mod ews_errors;
+mod ews_faults;
 mod ews_permissions;
 mod ews_resilience;
 mod help;

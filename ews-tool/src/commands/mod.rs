@@ -113,7 +113,17 @@ where
     Fut: Future<Output = Result<R, CommandError>>,
 {
     let work = &work;
+    // A failure that ends the run (a refused logon, a back-off past --max-backoff) stops
+    // new mailboxes from starting; it is reported once, as the run's error.
+    let ended: std::cell::RefCell<Option<CommandError>> = std::cell::RefCell::new(None);
+    let ended_ref = &ended;
+    let total = entries.len();
+    let interrupt = common::interrupt::Interrupt::listen("ews-tool");
+    let interrupt_ref = &interrupt;
     let mut results = futures::stream::iter(entries)
+        .take_while(|_| {
+            std::future::ready(ended_ref.borrow().is_none() && !interrupt_ref.is_asked())
+        })
         .map(|entry| async move {
             let result = match entry.problem {
                 Some(problem) => Err(CommandError::usage(problem).with_code("mailboxes")),
@@ -127,12 +137,45 @@ where
     while let Some((mailbox, result)) = results.next().await {
         let (record, error) = match result {
             Ok(record) => (record, None),
+            Err(error) if crate::error::ends_the_run(&error) => {
+                let mut first = ended.borrow_mut();
+                if first.is_none() {
+                    *first = Some(error);
+                }
+                continue;
+            }
             Err(error) => (failed(&mailbox, &error), Some(error)),
         };
         reporter.item(&record, record.action_word(), error.as_ref(), |w| {
             record.write_human(w)
         })?;
         also(&record)?;
+    }
+    drop(results);
+    if interrupt.is_asked() && ended.borrow().is_none() {
+        let not_done = total - reporter.items();
+        let _ = reporter.finish(&format!("; {not_done} not done"));
+        return Err(CommandError::new(
+            ExitStatus::Interrupted,
+            format!(
+                "interrupted; {not_done} mailbox{} not done",
+                if not_done == 1 { "" } else { "es" }
+            ),
+        )
+        .with_hint(
+            "run the same command again to finish: calendars already done come out unchanged",
+        )
+        .with_code("interrupted"));
+    }
+    if let Some(error) = ended.into_inner() {
+        let not_done = total - reporter.items();
+        // The summary first, then the one line that says why the run ended.
+        let _ = reporter.finish(&format!("; {not_done} not done"));
+        let error = CommandError {
+            item: None,
+            ..error
+        };
+        return Err(error);
     }
     Ok(reporter)
 }

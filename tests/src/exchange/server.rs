@@ -120,6 +120,8 @@ pub struct Settings {
     pub ews_disabled: Vec<String>,
     /// Start responses with a UTF-8 byte-order mark, as some front ends do.
     pub byte_order_mark: bool,
+    /// Answer an NTLM negotiate with a challenge that is not an NTLM message (a broken proxy).
+    pub garbage_challenge: bool,
 }
 
 impl Default for Settings {
@@ -132,6 +134,7 @@ impl Default for Settings {
             back_off_ms: 300,
             ews_disabled: Vec::new(),
             byte_order_mark: false,
+            garbage_challenge: false,
         }
     }
 }
@@ -154,6 +157,10 @@ pub struct Faults {
     pub conflicts: Vec<Conflict>,
     /// Answer the next requests of an operation with an error response message, once each.
     pub errors: Vec<InjectedError>,
+    /// Carry out this many UpdateFolders, then close the connection instead of answering.
+    pub drop_after_update: u32,
+    /// Answer this many GetFolders without the folder's ChangeKey.
+    pub omit_change_key: u32,
 }
 
 /// An error response message to give instead of doing the operation.
@@ -217,6 +224,8 @@ pub struct Stats {
     pub max_in_flight: usize,
     /// SOAP operations by name.
     pub operations: HashMap<String, u64>,
+    /// Permission lists written, by mailbox.
+    pub calendar_writes: HashMap<String, u64>,
 }
 
 /// Everything the simulator knows.
@@ -375,10 +384,13 @@ impl Simulator {
                             "no NTLM helper",
                         )
                     })?;
-                let challenge = helper
+                let mut challenge = helper
                     .challenge(&token)
                     .await
                     .map_err(|_| self.challenge_all())?;
+                if lock(&self.state).settings.garbage_challenge {
+                    challenge = b"<html>proxy error</html>".to_vec();
+                }
                 connection.helper = Some(helper);
                 Err(Self::unauthorized(&[(scheme, Some(&challenge))]))
             }
@@ -560,6 +572,16 @@ impl Simulator {
             ),
             None => self.soap(&envelope, &account),
         };
+        if operation == "UpdateFolder" {
+            let mut state = lock(&self.state);
+            if state.faults.drop_after_update > 0 {
+                state.faults.drop_after_update -= 1;
+                if let Some(n) = state.in_flight.get_mut(&account.sam.to_ascii_lowercase()) {
+                    *n = n.saturating_sub(1);
+                }
+                return Err("connection dropped after the update was made");
+            }
+        }
         {
             let mut state = lock(&self.state);
             if let Some(n) = state.in_flight.get_mut(&account.sam.to_ascii_lowercase()) {
@@ -687,11 +709,23 @@ impl Simulator {
             );
         }
         let body = match name.as_str() {
-            "GetFolder" => soap::folder_response(
-                "GetFolder",
-                &self.get_folder(operation, account, impersonated.as_ref()),
-                None,
-            ),
+            "GetFolder" => {
+                let mut results = self.get_folder(operation, account, impersonated.as_ref());
+                let omit = {
+                    let mut state = lock(&self.state);
+                    let omit = state.faults.omit_change_key > 0;
+                    if omit {
+                        state.faults.omit_change_key -= 1;
+                    }
+                    omit
+                };
+                if omit {
+                    for view in results.iter_mut().flatten() {
+                        view.change_key.clear();
+                    }
+                }
+                soap::folder_response("GetFolder", &results, None)
+            }
             "UpdateFolder" => match self.update_folder(operation, account, impersonated.as_ref()) {
                 Ok(results) => soap::folder_response("UpdateFolder", &results, None),
                 Err(schema) => {
@@ -975,7 +1009,7 @@ impl Simulator {
         })
         .map_err(|r| (r.code.to_owned(), r.text))?;
         // The change key is checked and the list replaced in one step, as one store write.
-        self.with_calendar(&mailbox, |calendar| {
+        let written = self.with_calendar(&mailbox, |calendar| {
             if folder
                 .attribute("ChangeKey")
                 .is_some_and(|key| key != calendar.change_key())
@@ -989,7 +1023,15 @@ impl Simulator {
                 change_key: calendar.change_key(),
                 permissions: None,
             })
-        })
+        });
+        if written.is_ok() {
+            *lock(&self.state)
+                .stats
+                .calendar_writes
+                .entry(mailbox.to_ascii_lowercase())
+                .or_default() += 1;
+        }
+        written
     }
 }
 

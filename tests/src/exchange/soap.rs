@@ -355,12 +355,21 @@ fn read(r: Read) -> &'static str {
 }
 
 fn write_folder(xml: &mut String, folder: &FolderView) {
-    let _ = write!(
-        xml,
-        r#"<t:CalendarFolder><t:FolderId Id="{}" ChangeKey="{}"/>"#,
-        escape(&folder.id),
-        escape(&folder.change_key)
-    );
+    // An empty change key is left out (ChangeKey is optional in the schema).
+    if folder.change_key.is_empty() {
+        let _ = write!(
+            xml,
+            r#"<t:CalendarFolder><t:FolderId Id="{}"/>"#,
+            escape(&folder.id)
+        );
+    } else {
+        let _ = write!(
+            xml,
+            r#"<t:CalendarFolder><t:FolderId Id="{}" ChangeKey="{}"/>"#,
+            escape(&folder.id),
+            escape(&folder.change_key)
+        );
+    }
     if let Some((entries, unknown)) = &folder.permissions {
         xml.push_str("<t:PermissionSet><t:CalendarPermissions>");
         for e in entries {
