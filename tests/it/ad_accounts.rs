@@ -755,7 +755,7 @@ fn a_csv_run_twice_succeeds_and_its_password_file_is_only_added_to() {
     };
     std::fs::write(&csv, rows(2)).unwrap();
     let passwords = dir.path().join("passwords.csv");
-    let run = || {
+    let run_with = |file: &std::path::Path| {
         ad().args(["create-user", "--from-csv"])
             .args([csv.as_os_str()])
             .args([
@@ -764,10 +764,11 @@ fn a_csv_run_twice_succeeds_and_its_password_file_is_only_added_to() {
                 "--service-account",
             ])
             .args(["--generate-password", "--generated-password-file"])
-            .args([passwords.as_os_str()])
+            .args([file.as_os_str()])
             .args(["--if-exists", "skip"])
             .run()
     };
+    let run = || run_with(&passwords);
     run().expect_code(0);
     let first = std::fs::read_to_string(&passwords).unwrap();
     assert_eq!(first.lines().count(), 3, "{first}");
@@ -795,18 +796,7 @@ fn a_csv_run_twice_succeeds_and_its_password_file_is_only_added_to() {
 
     // Nothing generated, nothing written: no file appears.
     let unused = dir.path().join("unused.csv");
-    ad().args(["create-user", "--from-csv"])
-        .args([csv.as_os_str()])
-        .args([
-            "--path",
-            lab::seed::SERVICE_ACCOUNTS_OU,
-            "--service-account",
-        ])
-        .args(["--generate-password", "--generated-password-file"])
-        .args([unused.as_os_str()])
-        .args(["--if-exists", "skip"])
-        .run()
-        .expect_code(0);
+    run_with(&unused).expect_code(0);
     assert!(!unused.exists());
 
     // A file others can read, or a link, stops the run before any account is made.
@@ -827,17 +817,7 @@ fn a_csv_run_twice_succeeds_and_its_password_file_is_only_added_to() {
     .unwrap();
     let link = dir.path().join("link.csv");
     std::os::unix::fs::symlink(&passwords, &link).unwrap();
-    let linked = ad()
-        .args(["create-user", "--from-csv"])
-        .args([csv.as_os_str()])
-        .args([
-            "--path",
-            lab::seed::SERVICE_ACCOUNTS_OU,
-            "--service-account",
-        ])
-        .args(["--generate-password", "--generated-password-file"])
-        .args([link.as_os_str()])
-        .run();
+    let linked = run_with(&link);
     linked.expect_code(2);
     assert!(linked.stderr.contains("symbolic link"), "{}", linked.stderr);
     assert!(samba_user(&format!("{tag}-4")).is_none());

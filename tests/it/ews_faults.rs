@@ -221,12 +221,9 @@ fn a_back_off_longer_than_allowed_ends_the_run_and_a_long_one_is_announced() {
     );
 }
 
-#[test]
-fn a_lost_answer_to_a_write_is_learnt_from_the_calendar_and_never_resent_blindly() {
-    let fake = exchange_with(&json!({}));
-    let mailbox = "chloe.bakker@lab.example";
-    fake.set_faults(&json!({ "drop_after_update": 1 }));
-    let out = ews_to(&fake)
+/// `grant --to <the Timetable group> --level Editor` on one mailbox, as JSON lines.
+fn grant_editor(fake: &lab::fake_ews::FakeEws, mailbox: &str) -> lab::tools::RunOutput {
+    ews_to(fake)
         .args([
             "-o",
             "jsonl",
@@ -235,7 +232,15 @@ fn a_lost_answer_to_a_write_is_learnt_from_the_calendar_and_never_resent_blindly
             lab::seed::TIMETABLE_GROUP_MAIL,
         ])
         .args(["--level", "Editor", "--mailbox", mailbox])
-        .run();
+        .run()
+}
+
+#[test]
+fn a_lost_answer_to_a_write_is_learnt_from_the_calendar_and_never_resent_blindly() {
+    let fake = exchange_with(&json!({}));
+    let mailbox = "chloe.bakker@lab.example";
+    fake.set_faults(&json!({ "drop_after_update": 1 }));
+    let out = grant_editor(&fake, mailbox);
     out.expect_code(0);
     assert_eq!(out.json_lines()[0]["action"], "granted", "{}", out.stderr);
     assert_eq!(fake.stats()["calendar_writes"][mailbox], 1, "written once");
@@ -246,16 +251,7 @@ fn a_calendar_without_its_change_key_is_not_written() {
     let fake = exchange_with(&json!({}));
     let mailbox = "daan.visser@lab.example";
     fake.set_faults(&json!({ "omit_change_key": 1 }));
-    let out = ews_to(&fake)
-        .args([
-            "-o",
-            "jsonl",
-            "grant",
-            "--to",
-            lab::seed::TIMETABLE_GROUP_MAIL,
-        ])
-        .args(["--level", "Editor", "--mailbox", mailbox])
-        .run();
+    let out = grant_editor(&fake, mailbox);
     out.expect_code(1);
     assert!(out.stderr.contains("change key"), "{}", out.stderr);
     assert!(fake.stats()["calendar_writes"].get(mailbox).is_none());
