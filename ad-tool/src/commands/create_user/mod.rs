@@ -1,8 +1,8 @@
 //! `ad-tool create-user`: create an account as New-ADUser would, or converge an existing one.
 //!
-//! The input ([`input`]: options or a CSV file checked whole) becomes accounts; [`locate`]
-//! finds what already holds their names, with one search per hundred; [`converge`] decides
-//! and plans each one (the decisions are the pure [`crate::plan`]), records a generated
+//! The input (`input`: options or a CSV file checked whole) becomes accounts; `locate` finds
+//! what already holds their names, with one search per hundred; `converge` decides and plans
+//! each one (the decisions are the pure [`crate::plan`]), records a generated
 //! password before the account is created, runs the plan and resolves an outcome the
 //! connection left unknown by reading the directory; this module drives the batch: several
 //! accounts at once, each reported as it completes, stopping cleanly on Ctrl-C, a lost
