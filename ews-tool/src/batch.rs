@@ -8,6 +8,7 @@ use crate::client::EwsClient;
 use crate::error::{self, EwsError, Who};
 use crate::outcome::{Action, MailboxOutcome};
 use crate::permissions::{self, Edit, Grantee, Level, unwritable_entries};
+use crate::response_code::ResponseCode;
 use crate::transport::TransportError;
 
 /// How often a stale change key is answered by reading again.
@@ -116,14 +117,14 @@ pub async fn edit_mailbox(
             Ok(_) => return Ok(outcome(mailbox, request, edit, false)),
             // Someone changed the list between our read and our write: read it again.
             Err(e)
-                if e.response_code() == Some("ErrorIrresolvableConflict")
+                if e.response_code() == Some(&ResponseCode::ErrorIrresolvableConflict)
                     && attempt < MAX_CONFLICT_RETRIES =>
             {
                 log::info!(
                     "{mailbox}: the calendar changed since it was read (attempt {attempt}); reading it again"
                 );
             }
-            Err(e) if e.response_code() == Some("ErrorIrresolvableConflict") => {
+            Err(e) if e.response_code() == Some(&ResponseCode::ErrorIrresolvableConflict) => {
                 return Err(explain(&EwsError::KeptChanging { attempts: attempt }));
             }
             // The write was sent and its answer lost: it may have been carried out. Reading

@@ -74,7 +74,7 @@ pub enum AuthMethod {
 pub struct ServerArgs {
     /// The EWS endpoint, https://HOST/EWS/Exchange.asmx; also from EWS_TOOL_URL
     #[arg(long, global = true, value_name = "URL")]
-    pub url: Option<String>,
+    pub url: Option<crate::endpoint::Endpoint>,
 
     /// The request version to start with; stepped down when the server refuses it
     #[arg(

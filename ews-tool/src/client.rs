@@ -6,15 +6,18 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::tls::TlsOptions;
-use http::StatusCode;
+use std::sync::Arc;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
+use crate::auth::Mechanism;
+use crate::endpoint::Endpoint;
 use crate::error::EwsError;
 use crate::permissions::PermissionSet;
+use crate::policy::{self, Verdict};
 use crate::request::{self, FolderId, RequestHeader};
 use crate::response::{self, CalendarFolder, Envelope, ResponseClass, ServerVersionInfo};
-use crate::transport::{Auth, Connection, Endpoint, TransportError};
+use crate::response_code::ResponseCode;
+use crate::transport::{Connection, Tls, TransportError};
 use crate::version::ExchangeVersion;
 
 /// How often a request is tried when the server is busy or a connection drops.
@@ -30,9 +33,9 @@ pub struct ClientSettings {
     /// The endpoint.
     pub endpoint: Endpoint,
     /// How to log on.
-    pub auth: Auth,
-    /// Trust settings.
-    pub tls: TlsOptions,
+    pub auth: Arc<dyn Mechanism>,
+    /// The TLS connector every connection shares, and its settings.
+    pub tls: Tls,
     /// Longest wait for any one step.
     pub timeout: Duration,
     /// Connections open at once (and so requests in flight).
@@ -47,6 +50,13 @@ pub struct ClientSettings {
 
 /// Waits longer than this are announced on stderr, whatever the verbosity.
 const ANNOUNCED_WAIT: Duration = Duration::from_secs(5);
+
+/// When the server was last busy, and when the number in flight last changed.
+#[derive(Debug)]
+struct ThrottleMarks {
+    last_busy: Instant,
+    last_change: Instant,
+}
 
 /// What ends a whole run, remembered so every later request gets the same answer at once.
 #[derive(Debug)]
@@ -87,8 +97,8 @@ pub struct Counters {
     pub busy: AtomicU64,
     /// Connections that broke and were replaced.
     pub reconnects: AtomicU64,
-    /// Requests allowed in flight at once: starts at the configured number and drops by one
-    /// with each busy answer, down to one.
+    /// Requests allowed in flight at once: starts at the configured number, drops by one with
+    /// each busy answer, down to one, and climbs back one at a time after quiet periods.
     pub in_flight_limit: AtomicUsize,
 }
 
@@ -105,6 +115,7 @@ pub struct EwsClient {
     first_logon: tokio::sync::Mutex<()>,
     logged_on: std::sync::atomic::AtomicBool,
     ending: Mutex<Option<RunEnding>>,
+    throttle_marks: Mutex<ThrottleMarks>,
     /// What happened.
     pub counters: Counters,
 }
@@ -138,6 +149,10 @@ impl EwsClient {
             first_logon: tokio::sync::Mutex::new(()),
             logged_on: std::sync::atomic::AtomicBool::new(false),
             ending: Mutex::new(None),
+            throttle_marks: Mutex::new(ThrottleMarks {
+                last_busy: Instant::now(),
+                last_change: Instant::now(),
+            }),
             counters: Counters {
                 in_flight_limit: AtomicUsize::new(connections),
                 ..Counters::default()
@@ -238,6 +253,12 @@ impl EwsClient {
     /// concurrency above the account's throttling limit settles at the limit instead of
     /// exhausting its retries.
     async fn slow_down(&self) {
+        {
+            let now = Instant::now();
+            let mut marks = lock(&self.throttle_marks);
+            marks.last_busy = now;
+            marks.last_change = now;
+        }
         let lowered =
             self.counters
                 .in_flight_limit
@@ -255,10 +276,39 @@ impl EwsClient {
         }
     }
 
+    /// After an answer that was not busy: one more request in flight again, up to the
+    /// configured number, once the server has been quiet for a while ([`policy::may_raise`]).
+    fn after_quiet_answer(&self) {
+        let limit = self.counters.in_flight_limit.load(Ordering::SeqCst);
+        if limit >= self.settings.connections.max(1) {
+            return;
+        }
+        let now = Instant::now();
+        let mut marks = lock(&self.throttle_marks);
+        if policy::may_raise(
+            limit,
+            self.settings.connections.max(1),
+            now - marks.last_busy,
+            now - marks.last_change,
+        ) && self
+            .counters
+            .in_flight_limit
+            .compare_exchange(limit, limit + 1, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
+            marks.last_change = now;
+            self.slots.add_permits(1);
+            log::info!(
+                "the server has been quiet: {} requests at once again",
+                limit + 1
+            );
+        }
+    }
+
     /// After a busy answer (the `busy`-th for this request): give up past the limit, else
     /// slow down and hold every request back for the server's `BackOffMilliseconds` (or an
     /// exponential back-off when it names none).
-    async fn busy(&self, busy: &mut u32, back_off_ms: Option<u64>) -> Result<(), EwsError> {
+    async fn busy(&self, busy: &mut u32, wait: Option<Duration>) -> Result<(), EwsError> {
         *busy += 1;
         self.counters.busy.fetch_add(1, Ordering::Relaxed);
         if *busy > MAX_BUSY_RETRIES {
@@ -266,7 +316,7 @@ impl EwsClient {
         }
         self.slow_down().await;
         let attempt = *busy;
-        self.pause(back_off_ms.map_or_else(|| Self::backoff(attempt), Duration::from_millis))
+        self.pause(wait.unwrap_or_else(|| Self::backoff(attempt)))
     }
 
     async fn wait_if_paused(&self) {
@@ -304,7 +354,8 @@ impl EwsClient {
 
     /// Sends one SOAP request for `mailbox` and returns the parsed envelope, retrying through
     /// busy answers, version refusals and (when `resend` allows it: reads, not writes, whose
-    /// first attempt may have been carried out) dropped connections.
+    /// first attempt may have been carried out) dropped connections. What an answer means is
+    /// [`policy::classify`]'s to say.
     async fn call(
         &self,
         mailbox: Option<&str>,
@@ -342,7 +393,7 @@ impl EwsClient {
             let result = connection
                 .post(
                     &self.settings.endpoint,
-                    &self.settings.auth,
+                    self.settings.auth.as_ref(),
                     &soap,
                     mailbox,
                     self.settings.timeout,
@@ -380,89 +431,39 @@ impl EwsClient {
                 response.status.as_u16(),
                 String::from_utf8_lossy(&response.body)
             );
+            let body = response::parse(&response.body);
+            if let Some(info) = body.as_ref().ok().and_then(|e| e.server_version.clone()) {
+                *lock(&self.server) = Some(info);
+            }
             let address = self.settings.endpoint.url();
-            match response.status {
-                StatusCode::OK => {
-                    let envelope = response::parse(&response.body)?;
-                    if let Some(info) = &envelope.server_version {
-                        *lock(&self.server) = Some(info.clone());
-                    }
-                    // A busy answer can come as a message, or wrapped in ErrorInternalServerError.
-                    let busy_message = envelope.messages.iter().find(|m| {
-                        m.class == ResponseClass::Error
-                            && (m.code.as_deref() == Some("ErrorServerBusy")
-                                || (m.code.as_deref() == Some("ErrorInternalServerError")
-                                    && m.back_off_ms.is_some()))
-                    });
-                    if let Some(message) = busy_message {
-                        self.busy(&mut busy, message.back_off_ms).await?;
-                        continue;
-                    }
+            match policy::classify(
+                response.status,
+                &response.headers,
+                body,
+                version,
+                mailbox.is_some(),
+                &address,
+            ) {
+                Verdict::Answer(envelope) => {
+                    self.after_quiet_answer();
                     return Ok(envelope);
                 }
-                StatusCode::INTERNAL_SERVER_ERROR => {
-                    let envelope = response::parse(&response.body).map_err(|_| EwsError::Http {
-                        address: address.clone(),
-                        status: 500,
-                    })?;
-                    if let Some(info) = &envelope.server_version {
-                        *lock(&self.server) = Some(info.clone());
-                    }
-                    let Some(fault) = envelope.fault else {
-                        return Err(EwsError::Http {
-                            address,
-                            status: 500,
-                        });
-                    };
-                    match fault.response_code.as_deref() {
-                        Some("ErrorServerBusy") => self.busy(&mut busy, fault.back_off_ms).await?,
-                        // Exchange 2019 refuses a version it does not know with ErrorInvalidRequest.
-                        Some("ErrorInvalidServerVersion" | "ErrorInvalidRequest")
-                            if version > ExchangeVersion::Exchange2010Sp2
-                                || fault.response_code.as_deref()
-                                    == Some("ErrorInvalidServerVersion") =>
-                        {
-                            if !self.step_down(version) {
-                                return Err(EwsError::NoVersion {
-                                    tried: version.name(),
-                                });
-                            }
-                        }
-                        // A fault about the mailbox (impersonation refused, no such user)
-                        // is that mailbox's failure.
-                        Some(code) if mailbox.is_some() => {
-                            return Err(EwsError::Exchange {
-                                mailbox: label.to_owned(),
-                                code: code.to_owned(),
-                                text: fault.message.or(fault.fault_string).unwrap_or_default(),
-                            });
-                        }
-                        _ => return Err(EwsError::Fault { fault }),
-                    }
-                }
-                StatusCode::SERVICE_UNAVAILABLE => {
-                    busy += 1;
-                    self.counters.busy.fetch_add(1, Ordering::Relaxed);
-                    if busy > MAX_BUSY_RETRIES {
-                        return Err(EwsError::Http {
-                            address,
-                            status: 503,
+                Verdict::Busy { wait } => self.busy(&mut busy, wait).await?,
+                Verdict::StepDown => {
+                    if !self.step_down(version) {
+                        return Err(EwsError::NoVersion {
+                            tried: version.name(),
                         });
                     }
-                    let retry_after = response
-                        .headers
-                        .get(http::header::RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.trim().parse::<u64>().ok())
-                        .map(Duration::from_secs);
-                    self.pause(retry_after.unwrap_or_else(|| Self::backoff(busy)))?;
                 }
-                status => {
-                    return Err(EwsError::Http {
-                        address,
-                        status: status.as_u16(),
+                Verdict::MailboxFault { code, text } => {
+                    return Err(EwsError::Exchange {
+                        mailbox: label.to_owned(),
+                        code,
+                        text,
                     });
                 }
+                Verdict::Failed(error) => return Err(error),
             }
         }
     }
@@ -515,7 +516,9 @@ fn first_message(envelope: Envelope, mailbox: &str) -> Result<response::Response
     if message.class == ResponseClass::Error {
         return Err(EwsError::Exchange {
             mailbox: mailbox.to_owned(),
-            code: message.code.unwrap_or_else(|| "an unnamed error".into()),
+            code: message
+                .code
+                .unwrap_or_else(|| ResponseCode::Other("an unnamed error".into())),
             text: message.text.unwrap_or_default(),
         });
     }

@@ -9,7 +9,10 @@ use common::secret::read_secret;
 
 use crate::cli::{AuthMethod, PASSWORD_ENV, ServerArgs};
 use crate::client::{ClientSettings, EwsClient};
-use crate::transport::{Auth, Endpoint};
+use std::sync::Arc;
+
+use crate::auth::{self, Mechanism};
+use crate::transport::Tls;
 
 /// The shared options of one run.
 #[derive(Debug, Clone)]
@@ -25,11 +28,9 @@ pub struct Context {
 impl Context {
     /// A client with up to `connections` authenticated connections.
     pub fn client(&self, connections: usize) -> Result<EwsClient, CommandError> {
-        let url = self.server.url.as_deref().ok_or_else(|| {
+        let endpoint = self.server.url.clone().ok_or_else(|| {
             CommandError::usage("no EWS URL given").with_hint("pass --url https://HOST/EWS/Exchange.asmx (or set EWS_TOOL_URL, or url in a config profile)").with_code("config")
         })?;
-        let endpoint = Endpoint::from_url(url)
-            .map_err(|e| CommandError::usage(e.to_string()).with_code("config"))?;
         let user = self.global.user.clone().ok_or_else(|| {
             CommandError::usage("no --user given: who logs on to Exchange?")
                 .with_hint("pass --user CORP\\name or name@corp.example")
@@ -43,21 +44,19 @@ impl Context {
         );
         let password = read_secret(&request)
             .map_err(|e| CommandError::usage(e.to_string()).with_code("password"))?;
-        let auth = match self.server.auth {
-            AuthMethod::Negotiate => Auth::Ntlm {
+        let auth: Arc<dyn Mechanism> = match self.server.auth {
+            AuthMethod::Negotiate | AuthMethod::Ntlm => Arc::new(auth::Ntlm {
                 user,
                 password,
-                negotiate: true,
-            },
-            AuthMethod::Ntlm => Auth::Ntlm {
-                user,
-                password,
-                negotiate: false,
-            },
-            AuthMethod::Basic => Auth::Basic { user, password },
+                negotiate: self.server.auth == AuthMethod::Negotiate,
+            }),
+            AuthMethod::Basic => Arc::new(auth::Basic { user, password }),
         };
-        let tls = self.global.tls_options();
-        tls.warn_if_insecure("ews-tool");
+        let options = self.global.tls_options();
+        options.warn_if_insecure("ews-tool");
+        // The trust store is loaded once here, for every connection of the run.
+        let tls = Tls::new(options)
+            .map_err(|e| CommandError::usage(e.to_string()).with_code("tls-setup"))?;
         Ok(EwsClient::new(ClientSettings {
             endpoint,
             auth,

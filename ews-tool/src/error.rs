@@ -5,6 +5,7 @@ use common::net::ReachHints;
 use common::{CommandError, ExitStatus};
 
 use crate::response::{ParseError, SoapFault};
+use crate::response_code::ResponseCode;
 use crate::transport::TransportError;
 
 /// A failed EWS call.
@@ -22,7 +23,7 @@ pub enum EwsError {
         status: u16,
     },
     /// A SOAP fault.
-    #[error("the server answered with a fault: {}", fault.response_code.clone().or_else(|| fault.fault_string.clone()).unwrap_or_default())]
+    #[error("the server answered with a fault: {}", fault.response_code.as_ref().map(ToString::to_string).or_else(|| fault.fault_string.clone()).unwrap_or_default())]
     Fault {
         /// The fault.
         fault: SoapFault,
@@ -33,7 +34,7 @@ pub enum EwsError {
         /// The mailbox.
         mailbox: String,
         /// `ResponseCode`.
-        code: String,
+        code: ResponseCode,
         /// `MessageText`.
         text: String,
     },
@@ -73,10 +74,10 @@ pub enum EwsError {
 
 impl EwsError {
     /// The `ResponseCode` of an error message or fault, if that is what it is.
-    pub fn response_code(&self) -> Option<&str> {
+    pub fn response_code(&self) -> Option<&ResponseCode> {
         match self {
             EwsError::Exchange { code, .. } => Some(code),
-            EwsError::Fault { fault } => fault.response_code.as_deref(),
+            EwsError::Fault { fault } => fault.response_code.as_ref(),
             _ => None,
         }
     }
@@ -104,7 +105,7 @@ pub fn explain(error: &EwsError, who: Who<'_>) -> CommandError {
             _ => CommandError::new(ExitStatus::ItemsFailed, format!("{address} answered HTTP {status}")).with_code("http"),
         },
         EwsError::Fault { fault } => {
-            let code = fault.response_code.as_deref().unwrap_or("a SOAP fault");
+            let code = fault.response_code.as_ref().map_or("a SOAP fault", ResponseCode::as_str);
             let text = fault.message.clone().or_else(|| fault.fault_string.clone()).unwrap_or_default();
             CommandError::new(ExitStatus::ItemsFailed, format!("the server refused the request ({code})")).with_detail(text).with_code("fault")
         }
@@ -129,16 +130,16 @@ pub fn explain(error: &EwsError, who: Who<'_>) -> CommandError {
     }
 }
 
-fn explain_code(mailbox: &str, code: &str, text: &str, who: Who<'_>) -> CommandError {
+fn explain_code(mailbox: &str, code: &ResponseCode, text: &str, who: Who<'_>) -> CommandError {
     let grantee = who.grantee.unwrap_or("the grantee");
     let (status, message, hint, short) = match code {
-        "ErrorNonExistentMailbox" => (
+        ResponseCode::ErrorNonExistentMailbox => (
             ExitStatus::ItemsFailed,
             format!("there is no mailbox {mailbox}"),
             "check the address: it must be the mailbox's SMTP address",
             "no-mailbox",
         ),
-        "ErrorAccessDenied" => (
+        ResponseCode::ErrorAccessDenied => (
             ExitStatus::Denied,
             format!(
                 "{} may not open the calendar of {mailbox} (no FullAccess)",
@@ -147,37 +148,37 @@ fn explain_code(mailbox: &str, code: &str, text: &str, who: Who<'_>) -> CommandE
             "give the account FullAccess on the mailbox (Add-MailboxPermission), or use --impersonate with the ApplicationImpersonation role",
             "access-denied",
         ),
-        "ErrorImpersonateUserDenied" => (
+        ResponseCode::ErrorImpersonateUserDenied => (
             ExitStatus::Denied,
             format!("{} may not impersonate {mailbox}", who.user),
             "assign the ApplicationImpersonation role to the account (New-ManagementRoleAssignment), or drop --impersonate for delegate access",
             "impersonation-denied",
         ),
-        "ErrorInvalidUserInfo" => (
+        ResponseCode::ErrorInvalidUserInfo => (
             ExitStatus::ItemsFailed,
             format!("Exchange does not know the grantee {grantee}"),
             "give the primary SMTP address of a mail-enabled user or group",
             "unknown-grantee",
         ),
-        "ErrorDuplicateUserIdsSpecified" => (
+        ResponseCode::ErrorDuplicateUserIdsSpecified => (
             ExitStatus::ItemsFailed,
             format!("the calendar of {mailbox} would hold two entries for one user"),
             "two entries name the same person (by SID and by address): remove one with Remove-MailboxFolderPermission",
             "duplicate-entries",
         ),
-        "ErrorInvalidPermissionSettings" => (
+        ResponseCode::ErrorInvalidPermissionSettings => (
             ExitStatus::ItemsFailed,
             format!("Exchange refused the permission list of {mailbox}"),
             "see the server's text with -v",
             "invalid-permissions",
         ),
-        "ErrorMailboxMoveInProgress" | "ErrorMailboxStoreUnavailable" => (
+        ResponseCode::ErrorMailboxMoveInProgress | ResponseCode::ErrorMailboxStoreUnavailable => (
             ExitStatus::ItemsFailed,
             format!("the mailbox {mailbox} is not available right now ({code})"),
             "try again later",
             "mailbox-unavailable",
         ),
-        "ErrorFolderNotFound" => (
+        ResponseCode::ErrorFolderNotFound => (
             ExitStatus::ItemsFailed,
             format!("the mailbox {mailbox} has no calendar"),
             "the mailbox may not be initialised yet: log on to it once",
@@ -271,7 +272,7 @@ mod tests {
             explain(
                 &EwsError::Exchange {
                     mailbox: "anna@lab.example".into(),
-                    code: code.into(),
+                    code: ResponseCode::parse(code),
                     text: "text".into(),
                 },
                 who,

@@ -8,19 +8,23 @@
 use std::ffi::OsString;
 use std::process::ExitCode;
 
+pub mod auth;
 pub mod batch;
 pub mod channel_binding;
 pub mod cli;
 pub mod client;
 pub mod commands;
 pub mod context;
+pub mod endpoint;
 pub mod error;
 pub mod mailboxes;
 pub mod ntlm;
 pub mod outcome;
 pub mod permissions;
+pub mod policy;
 pub mod request;
 pub mod response;
+pub mod response_code;
 pub mod transport;
 pub mod version;
 

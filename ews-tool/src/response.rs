@@ -11,6 +11,7 @@ use crate::permissions::{
     UserId,
 };
 use crate::request::FolderId;
+use crate::response_code::ResponseCode;
 
 /// `t:ServerVersionInfo`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
@@ -66,7 +67,7 @@ pub struct ResponseMessage {
     /// Success, warning or error.
     pub class: ResponseClass,
     /// `ResponseCode` (`NoError`, `ErrorAccessDenied`, …).
-    pub code: Option<String>,
+    pub code: Option<ResponseCode>,
     /// `MessageText`.
     pub text: Option<String>,
     /// `MessageXml/Value[@Name="BackOffMilliseconds"]`.
@@ -83,7 +84,7 @@ pub struct SoapFault {
     /// `faultstring`.
     pub fault_string: Option<String>,
     /// `detail/ResponseCode` (`ErrorInvalidServerVersion`, `ErrorServerBusy`, …).
-    pub response_code: Option<String>,
+    pub response_code: Option<ResponseCode>,
     /// `detail/Message`.
     pub message: Option<String>,
     /// `detail/MessageXml/Value[@Name="BackOffMilliseconds"]`.
@@ -102,7 +103,7 @@ pub struct Envelope {
 }
 
 /// Why the answer is not a readable SOAP envelope.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, thiserror::Error)]
 #[error("the server's answer is not a readable SOAP envelope ({0})")]
 pub struct ParseError(String);
 
@@ -415,10 +416,10 @@ fn close(name: &[u8], c: &mut Closing<'_>) {
         b"ResponseCode" => {
             if *c.in_fault {
                 if let Some(fault) = c.envelope.fault.as_mut() {
-                    fault.response_code = Some(text.to_owned());
+                    fault.response_code = Some(ResponseCode::parse(text));
                 }
             } else if let Some(message) = c.message.as_mut() {
-                message.code = Some(text.to_owned());
+                message.code = Some(ResponseCode::parse(text));
             }
         }
         b"faultcode" | b"faultstring" | b"Message" if *c.in_fault => {
@@ -505,8 +506,8 @@ mod tests {
         assert_eq!(envelope.messages.len(), 1);
         let message = &envelope.messages[0];
         assert_eq!(
-            (message.class, message.code.as_deref()),
-            (ResponseClass::Success, Some("NoError"))
+            (message.class, message.code.as_ref()),
+            (ResponseClass::Success, Some(&ResponseCode::NoError))
         );
         let folder = message.folder.as_ref().unwrap();
         assert_eq!(
@@ -546,7 +547,7 @@ mod tests {
         let envelope = parse(xml.as_bytes()).unwrap();
         let message = &envelope.messages[0];
         assert_eq!(message.class, ResponseClass::Error);
-        assert_eq!(message.code.as_deref(), Some("ErrorServerBusy"));
+        assert_eq!(message.code, Some(ResponseCode::ErrorServerBusy));
         assert_eq!(message.back_off_ms, Some(2950));
         assert!(message.folder.is_none());
     }
@@ -561,8 +562,8 @@ mod tests {
           </s:Fault></s:Body></s:Envelope>"#;
         let fault = parse(xml.as_bytes()).unwrap().fault.unwrap();
         assert_eq!(
-            fault.response_code.as_deref(),
-            Some("ErrorInvalidServerVersion")
+            fault.response_code,
+            Some(ResponseCode::ErrorInvalidServerVersion)
         );
         assert_eq!(
             fault.fault_code.as_deref(),

@@ -1,12 +1,15 @@
-//! HTTPS connections to the EWS endpoint, each authenticated on its own: NTLM (and Negotiate
-//! carrying NTLM) authenticates a TCP connection once, with the TLS channel binding, and later
-//! requests on it need nothing more, as IIS does it; Basic sends its header on every request.
-//! Built on hyper's connection-level client so the handshake cannot wander to another socket.
+//! HTTPS connections to the EWS endpoint, each authenticated on its own through the
+//! [`crate::auth`] seam: a per-connection mechanism (NTLM, Negotiate) logs a TCP connection on
+//! once, with the TLS channel binding, and later requests on it need nothing more, as IIS does
+//! it; a per-request one (Basic) sends its header every time. Built on hyper's
+//! connection-level client rather than reqwest's pool: these logons authenticate one TCP
+//! connection, and the channel binding needs that connection's certificate, so the handshake
+//! must never wander to another socket.
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::base64::{decode as base64_decode, encode as base64};
+use common::base64::decode as base64_decode;
 use common::net::ReachError;
 use common::secret::Secret;
 use common::tls::TlsOptions;
@@ -15,190 +18,37 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 
-use crate::channel_binding;
-use crate::ntlm;
+use crate::auth::{AuthError, Leg, Mechanism};
+use crate::endpoint::Endpoint;
 
 /// The largest response body read (a calendar's permission list is a few kilobytes).
 pub const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 
-/// How requests authenticate.
-#[derive(Debug, Clone)]
-pub enum Auth {
-    /// NTLMv2 in the `NTLM` or `Negotiate` scheme, once per connection.
-    Ntlm {
-        /// `DOMAIN\name` or a UPN.
-        user: String,
-        /// The password.
-        password: Secret,
-        /// Send the tokens under `Negotiate` (as Windows does when Kerberos is unavailable).
-        negotiate: bool,
-    },
-    /// HTTP Basic, on every request (TLS only).
-    Basic {
-        /// The user name.
-        user: String,
-        /// The password.
-        password: Secret,
-    },
+/// The TLS side of every connection of a run: the connector (the system trust store and
+/// `--ca-file`, loaded once) and the settings a failed handshake is diagnosed with.
+#[derive(Clone)]
+pub struct Tls {
+    /// Built once per run and shared by every connection.
+    pub connector: tokio_native_tls::TlsConnector,
+    /// What it was built from.
+    pub options: TlsOptions,
 }
 
-impl TransportError {
-    /// Whether the logon itself failed (refused, or impossible with this server): trying it
-    /// again on another connection only adds failed logons, which count towards the account's
-    /// lockout, so a run stops at the first.
-    pub fn is_logon_failure(&self) -> bool {
-        matches!(
-            self,
-            TransportError::Refused { .. }
-                | TransportError::SchemeNotOffered { .. }
-                | TransportError::BadChallenge { .. }
-        )
-    }
-
-    /// The same failure, for every request after the one that met it.
-    pub fn repeat(&self) -> Option<Self> {
-        Some(match self {
-            TransportError::Refused {
-                address,
-                user,
-                scheme,
-            } => TransportError::Refused {
-                address: address.clone(),
-                user: user.clone(),
-                scheme,
-            },
-            TransportError::SchemeNotOffered {
-                address,
-                scheme,
-                offered,
-            } => TransportError::SchemeNotOffered {
-                address: address.clone(),
-                scheme,
-                offered: offered.clone(),
-            },
-            TransportError::BadChallenge { address, reason } => TransportError::BadChallenge {
-                address: address.clone(),
-                reason: reason.clone(),
-            },
-            _ => return None,
-        })
+impl std::fmt::Debug for Tls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tls")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
     }
 }
 
-impl Auth {
-    fn scheme(&self) -> &'static str {
-        match self {
-            Auth::Ntlm {
-                negotiate: true, ..
-            } => "Negotiate",
-            Auth::Ntlm {
-                negotiate: false, ..
-            } => "NTLM",
-            Auth::Basic { .. } => "Basic",
-        }
-    }
-
-    /// The user, for messages.
-    pub fn user(&self) -> &str {
-        match self {
-            Auth::Ntlm { user, .. } | Auth::Basic { user, .. } => user,
-        }
-    }
-}
-
-/// The EWS endpoint.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Endpoint {
-    /// Host name or address.
-    pub host: String,
-    /// TCP port.
-    pub port: u16,
-    /// Path and query (`/EWS/Exchange.asmx`).
-    pub path: String,
-}
-
-/// Why a URL is not usable.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("\"{url}\" is not a usable EWS URL: {reason}")]
-pub struct UrlError {
-    url: String,
-    reason: &'static str,
-}
-
-impl Endpoint {
-    /// `https://HOST[:PORT]/PATH`; plain `http://` is refused: credentials and mailbox data
-    /// would cross the network in clear.
-    pub fn from_url(url: &str) -> Result<Self, UrlError> {
-        let err = |reason| UrlError {
-            url: url.to_owned(),
-            reason,
-        };
-        let (scheme, rest) = url
-            .split_once("://")
-            .ok_or_else(|| err("use https://HOST/EWS/Exchange.asmx"))?;
-        if scheme.eq_ignore_ascii_case("http") {
-            return Err(err("plain http is refused; use https://"));
-        }
-        if !scheme.eq_ignore_ascii_case("https") {
-            return Err(err("use https://HOST/EWS/Exchange.asmx"));
-        }
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, "/EWS/Exchange.asmx"),
-        };
-        if authority.contains('@') {
-            return Err(err("credentials do not belong in the URL"));
-        }
-        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-            let (host, after) = v6
-                .split_once(']')
-                .ok_or_else(|| err("unclosed IPv6 address"))?;
-            (host, after.strip_prefix(':'))
-        } else {
-            match authority.rsplit_once(':') {
-                Some((h, p)) => (h, Some(p)),
-                None => (authority, None),
-            }
-        };
-        let port = port.map_or(Ok(443), |p| {
-            p.parse::<u16>()
-                .map_err(|_| err("the port is not a number"))
-        })?;
-        if host.is_empty() {
-            return Err(err("no host"));
-        }
+impl Tls {
+    /// The connector for `options` (loading the trust store: do it once).
+    pub fn new(options: TlsOptions) -> Result<Self, ReachError> {
         Ok(Self {
-            host: host.to_owned(),
-            port,
-            path: path.to_owned(),
+            connector: tokio_native_tls::TlsConnector::from(options.native_connector()?),
+            options,
         })
-    }
-
-    /// `https://host:port/path` for messages.
-    pub fn url(&self) -> String {
-        let host = if self.host.contains(':') {
-            format!("[{}]", self.host)
-        } else {
-            self.host.clone()
-        };
-        if self.port == 443 {
-            format!("https://{host}{}", self.path)
-        } else {
-            format!("https://{host}:{}{}", self.port, self.path)
-        }
-    }
-
-    fn authority(&self) -> String {
-        let host = if self.host.contains(':') {
-            format!("[{}]", self.host)
-        } else {
-            self.host.clone()
-        };
-        if self.port == 443 {
-            host
-        } else {
-            format!("{host}:{}", self.port)
-        }
     }
 }
 
@@ -253,6 +103,49 @@ pub enum TransportError {
     },
 }
 
+impl TransportError {
+    /// Whether the logon itself failed (refused, or impossible with this server): trying it
+    /// again on another connection only adds failed logons, which count towards the account's
+    /// lockout, so a run stops at the first.
+    pub fn is_logon_failure(&self) -> bool {
+        matches!(
+            self,
+            TransportError::Refused { .. }
+                | TransportError::SchemeNotOffered { .. }
+                | TransportError::BadChallenge { .. }
+        )
+    }
+
+    /// The same failure, for every request after the one that met it.
+    pub fn repeat(&self) -> Option<Self> {
+        Some(match self {
+            TransportError::Refused {
+                address,
+                user,
+                scheme,
+            } => TransportError::Refused {
+                address: address.clone(),
+                user: user.clone(),
+                scheme,
+            },
+            TransportError::SchemeNotOffered {
+                address,
+                scheme,
+                offered,
+            } => TransportError::SchemeNotOffered {
+                address: address.clone(),
+                scheme,
+                offered: offered.clone(),
+            },
+            TransportError::BadChallenge { address, reason } => TransportError::BadChallenge {
+                address: address.clone(),
+                reason: reason.clone(),
+            },
+            _ => return None,
+        })
+    }
+}
+
 /// An HTTP answer.
 #[derive(Debug, Clone)]
 pub struct HttpResponse {
@@ -296,19 +189,26 @@ impl Connection {
     /// Opens TCP and TLS to the endpoint.
     pub async fn open(
         endpoint: &Endpoint,
-        tls: &TlsOptions,
+        tls: &Tls,
         timeout: Duration,
     ) -> Result<Self, TransportError> {
         let address = format!("{}:{}", endpoint.host, endpoint.port);
         let tcp = common::net::connect_tcp(&endpoint.host, endpoint.port, &[], timeout).await?;
         let peer = tcp.peer_addr().ok();
-        let connector =
-            tokio_native_tls::TlsConnector::from(tls.native_connector().map_err(ReachError::from)?);
-        let stream = match within(&address, timeout, connector.connect(&endpoint.host, tcp)).await?
+        let stream = match within(
+            &address,
+            timeout,
+            tls.connector.connect(&endpoint.host, tcp),
+        )
+        .await?
         {
             Ok(stream) => stream,
             Err(error) => {
-                let (host, tls, reason) = (endpoint.host.clone(), tls.clone(), error.to_string());
+                let (host, tls, reason) = (
+                    endpoint.host.clone(),
+                    tls.options.clone(),
+                    error.to_string(),
+                );
                 let problem = match peer {
                     Some(peer) => tokio::task::spawn_blocking(move || {
                         common::tls::diagnose(&host, peer.port(), &tls, timeout).or_else(|| {
@@ -330,13 +230,13 @@ impl Connection {
                 .into());
             }
         };
+        // RFC 5929 tls-server-end-point: the TLS library hashes the server's certificate.
         let channel_binding = stream
             .get_ref()
-            .peer_certificate()
+            .tls_server_end_point()
             .ok()
             .flatten()
-            .and_then(|c| c.to_der().ok())
-            .map(|der| channel_binding::application_data(&der));
+            .map(|hash| crate::channel_binding::application_data(&hash));
         let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|e| TransportError::ConnectionLost {
@@ -365,7 +265,7 @@ impl Connection {
         &mut self,
         endpoint: &Endpoint,
         body: Bytes,
-        authorization: Option<common::secret::Secret>,
+        authorization: Option<Secret>,
         anchor: Option<&str>,
         timeout: Duration,
     ) -> Result<HttpResponse, TransportError> {
@@ -431,128 +331,97 @@ impl Connection {
         })
     }
 
-    /// Sends a SOAP request, authenticating the connection first if it is not yet.
+    /// Sends a SOAP request, logging the connection on first when it is not yet (or with every
+    /// request, for a per-request mechanism).
     pub async fn post(
         &mut self,
         endpoint: &Endpoint,
-        auth: &Auth,
+        mechanism: &dyn Mechanism,
         soap: &str,
         anchor: Option<&str>,
         timeout: Duration,
     ) -> Result<HttpResponse, TransportError> {
         let body = Bytes::from(soap.to_owned());
-        match auth {
-            Auth::Basic { user, password } => {
-                let credential = zeroize::Zeroizing::new(format!("{user}:{}", password.expose()));
-                let header =
-                    common::secret::Secret::new(format!("Basic {}", base64(credential.as_bytes())));
-                let response = self
-                    .send(endpoint, body, Some(header), anchor, timeout)
-                    .await?;
-                if response.status == StatusCode::UNAUTHORIZED {
-                    return Err(self.refusal(auth, &response));
-                }
-                Ok(response)
+        if mechanism.per_connection() && self.authenticated {
+            let response = self
+                .send(endpoint, body.clone(), None, anchor, timeout)
+                .await?;
+            if response.status != StatusCode::UNAUTHORIZED {
+                return Ok(response);
             }
-            Auth::Ntlm { .. } => {
-                if self.authenticated {
-                    let response = self
-                        .send(endpoint, body.clone(), None, anchor, timeout)
-                        .await?;
-                    if response.status != StatusCode::UNAUTHORIZED {
-                        return Ok(response);
-                    }
-                    // The server forgot this connection's logon: once more from the start.
-                    log::debug!("{}: authentication expired, logging on again", self.address);
-                    self.authenticated = false;
-                }
-                self.ntlm_handshake(endpoint, auth, body, anchor, timeout)
-                    .await
-            }
+            // The server forgot this connection's logon: once more from the start.
+            log::debug!("{}: authentication expired, logging on again", self.address);
+            self.authenticated = false;
         }
+        self.log_on(endpoint, mechanism, body, anchor, timeout)
+            .await
     }
 
-    async fn ntlm_handshake(
+    /// Runs the mechanism's legs on this connection: each `More` leg goes without the body and
+    /// must be answered with a challenge; the `Last` leg carries the request itself.
+    async fn log_on(
         &mut self,
         endpoint: &Endpoint,
-        auth: &Auth,
+        mechanism: &dyn Mechanism,
         body: Bytes,
         anchor: Option<&str>,
         timeout: Duration,
     ) -> Result<HttpResponse, TransportError> {
-        let Auth::Ntlm { user, password, .. } = auth else {
-            unreachable!("only NTLM has a handshake")
-        };
-        let scheme = auth.scheme();
-        let negotiate = ntlm::negotiate();
-        let first = self
-            .send(
-                endpoint,
-                Bytes::new(),
-                Some(common::secret::Secret::new(format!(
-                    "{scheme} {}",
-                    base64(&negotiate)
-                ))),
-                anchor,
-                timeout,
-            )
-            .await?;
-        if first.status != StatusCode::UNAUTHORIZED {
-            // No authentication required: send the real request.
-            self.authenticated = true;
-            return self.send(endpoint, body, None, anchor, timeout).await;
-        }
-        let Some(challenge_message) = challenge_token(&first.headers, scheme) else {
-            return Err(TransportError::SchemeNotOffered {
-                address: self.address.clone(),
-                scheme,
-                offered: offered_schemes(&first.headers),
-            });
-        };
-        let challenge = ntlm::parse_challenge(&challenge_message).map_err(|e| {
-            TransportError::BadChallenge {
-                address: self.address.clone(),
-                reason: e.to_string(),
+        let scheme = mechanism.scheme();
+        let mut logon = mechanism.start(&endpoint.host, self.channel_binding.as_deref());
+        let mut challenge: Option<Vec<u8>> = None;
+        loop {
+            match logon
+                .next(challenge.as_deref())
+                .map_err(|e| self.logon_error(&e))?
+            {
+                Leg::More(value) => {
+                    let answer = self
+                        .send(endpoint, Bytes::new(), Some(value), anchor, timeout)
+                        .await?;
+                    if answer.status != StatusCode::UNAUTHORIZED {
+                        // No logon required here: send the request itself.
+                        self.authenticated = mechanism.per_connection();
+                        return self.send(endpoint, body, None, anchor, timeout).await;
+                    }
+                    challenge =
+                        Some(challenge_token(&answer.headers, scheme).ok_or_else(|| {
+                            TransportError::SchemeNotOffered {
+                                address: self.address.clone(),
+                                scheme,
+                                offered: offered_schemes(&answer.headers),
+                            }
+                        })?);
+                }
+                Leg::Last(value) => {
+                    let response = self
+                        .send(endpoint, body, Some(value), anchor, timeout)
+                        .await?;
+                    if response.status == StatusCode::UNAUTHORIZED {
+                        return Err(self.refusal(mechanism, &response));
+                    }
+                    self.authenticated = mechanism.per_connection();
+                    log::debug!(
+                        "{}: logged on as {} ({scheme})",
+                        self.address,
+                        mechanism.user()
+                    );
+                    return Ok(response);
+                }
             }
-        })?;
-        let target_name = format!("HTTP/{}", endpoint.host);
-        let credentials = ntlm::Credentials {
-            user,
-            password: password.expose(),
-            target_name: &target_name,
-            channel_binding: self.channel_binding.as_deref(),
-        };
-        let authenticate = ntlm::authenticate(
-            &credentials,
-            &negotiate,
-            &challenge_message,
-            &challenge,
-            ntlm::client_challenge(),
-            ntlm::now_filetime(),
-        );
-        let response = self
-            .send(
-                endpoint,
-                body,
-                Some(common::secret::Secret::new(format!(
-                    "{scheme} {}",
-                    base64(&authenticate)
-                ))),
-                anchor,
-                timeout,
-            )
-            .await?;
-        if response.status == StatusCode::UNAUTHORIZED {
-            return Err(self.refusal(auth, &response));
         }
-        self.authenticated = true;
-        log::debug!("{}: authenticated as {user} ({scheme})", self.address);
-        Ok(response)
+    }
+
+    fn logon_error(&self, error: &AuthError) -> TransportError {
+        TransportError::BadChallenge {
+            address: self.address.clone(),
+            reason: error.to_string(),
+        }
     }
 
     /// What a 401 means: the scheme is not offered at all, or the credentials were refused.
-    fn refusal(&self, auth: &Auth, response: &HttpResponse) -> TransportError {
-        let scheme = auth.scheme();
+    fn refusal(&self, mechanism: &dyn Mechanism, response: &HttpResponse) -> TransportError {
+        let scheme = mechanism.scheme();
         let offers = |name: &str| {
             response
                 .headers
@@ -575,7 +444,7 @@ impl Connection {
         }
         TransportError::Refused {
             address: self.address.clone(),
-            user: auth.user().to_owned(),
+            user: mechanism.user().to_owned(),
             scheme,
         }
     }
@@ -614,33 +483,6 @@ fn offered_schemes(headers: &HeaderMap) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn urls() {
-        let e = Endpoint::from_url("https://mail.corp.example/EWS/Exchange.asmx").unwrap();
-        assert_eq!(
-            (e.host.as_str(), e.port, e.path.as_str()),
-            ("mail.corp.example", 443, "/EWS/Exchange.asmx")
-        );
-        assert_eq!(e.url(), "https://mail.corp.example/EWS/Exchange.asmx");
-        let e = Endpoint::from_url("https://127.0.0.1:8443").unwrap();
-        assert_eq!((e.port, e.path.as_str()), (8443, "/EWS/Exchange.asmx"));
-        assert_eq!(
-            Endpoint::from_url("https://[::1]:8443/x")
-                .unwrap()
-                .authority(),
-            "[::1]:8443"
-        );
-        for bad in [
-            "http://mail/EWS/Exchange.asmx",
-            "mail.corp.example",
-            "ftp://x",
-            "https://user:pw@mail/",
-            "https://:443/",
-        ] {
-            assert!(Endpoint::from_url(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn challenge_tokens_are_found_by_scheme() {

@@ -112,8 +112,7 @@ pub async fn run(args: CheckArgs, ctx: &Context) -> Result<ExitStatus, CommandEr
         .own_calendar()
         .await
         .map_err(|e| error::explain(&e, who))?;
-    let own_mailbox =
-        !matches!(&own, Err(e) if e.response_code() == Some("ErrorNonExistentMailbox"));
+    let own_mailbox = !matches!(&own, Err(e) if e.response_code() == Some(&crate::response_code::ResponseCode::ErrorNonExistentMailbox));
     if let Err(e @ EwsError::Exchange { .. }) = &own {
         log::info!("the account's own calendar: {e}");
     }
