@@ -13,6 +13,7 @@
 //! - [`sid`]: Windows security identifiers, binary and string forms.
 //! - [`args`]: the options both tools accept.
 //! - [`base64`]: standard base64.
+//! - [`batch`]: many items at once, results in input order, no head-of-line blocking.
 //! - [`text`]: refusing control and invisible characters in values.
 //! - [`tool`]: the entry every tool runs through.
 //! - [`interrupt`]: Ctrl-C and SIGTERM: finish what is in flight, then stop.
@@ -23,6 +24,7 @@
 
 pub mod args;
 pub mod base64;
+pub mod batch;
 pub mod config;
 pub mod error;
 pub mod exit;

@@ -272,3 +272,55 @@ fn the_request_version_steps_down_to_what_the_server_accepts() {
         );
     }
 }
+
+#[test]
+fn a_slow_mailbox_never_holds_up_the_others_and_rows_stay_in_input_order() {
+    let fake = exchange_with(&json!({}));
+    let mailboxes = crate::support::amsterdam_mailboxes();
+    assert!(
+        mailboxes.len() >= 12,
+        "enough mailboxes: {}",
+        mailboxes.len()
+    );
+    // The second mailbox's database answers after 2 s; on 4 connections, every other mailbox
+    // is read and written meanwhile.
+    let slow = mailboxes[1].to_ascii_lowercase();
+    fake.set_faults(&json!({ "slow_mailboxes": { slow.as_str(): 2000 } }));
+    let mut tool = ews_to(&fake).args([
+        "-o",
+        "jsonl",
+        "grant",
+        "--to",
+        "lotte.peters@lab.example",
+        "--level",
+        "Reviewer",
+        "--concurrency",
+        "4",
+    ]);
+    for mailbox in &mailboxes {
+        tool = tool.args(["--mailbox", mailbox]);
+    }
+    let out = tool.run();
+    out.expect_code(0);
+    let reported: Vec<String> = out
+        .stdout
+        .lines()
+        .map(|line| {
+            let row: serde_json::Value = serde_json::from_str(line).unwrap();
+            row["mailbox"].as_str().unwrap().to_ascii_lowercase()
+        })
+        .collect();
+    let expected: Vec<String> = mailboxes.iter().map(|m| m.to_ascii_lowercase()).collect();
+    assert_eq!(reported, expected, "rows in input order");
+    let answered: Vec<String> = serde_json::from_value(fake.stats()["answered"].clone()).unwrap();
+    let first_slow = answered.iter().position(|m| *m == slow).unwrap();
+    let still_waiting: Vec<&String> = expected
+        .iter()
+        .filter(|m| **m != slow)
+        .filter(|m| answered.iter().rposition(|a| a == *m).unwrap() > first_slow)
+        .collect();
+    assert!(
+        still_waiting.is_empty(),
+        "every other mailbox was done while the slow one was held; not: {still_waiting:?}"
+    );
+}

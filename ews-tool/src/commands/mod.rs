@@ -5,7 +5,6 @@ use std::future::Future;
 use clap::{CommandFactory, Subcommand};
 use common::report::Reporter;
 use common::{CommandError, ExitStatus};
-use futures::StreamExt;
 
 use crate::batch::{self, EditRequest};
 use crate::cli::{BatchArgs, Cli, MailboxArgs, PASSWORD_ENV};
@@ -112,46 +111,46 @@ where
     R: MailboxRecord,
     Fut: Future<Output = Result<R, CommandError>>,
 {
-    let work = &work;
     // A failure that ends the run (a refused logon, a back-off past --max-backoff) stops
     // new mailboxes from starting; it is reported once, as the run's error.
     let ended: std::cell::RefCell<Option<CommandError>> = std::cell::RefCell::new(None);
-    let ended_ref = &ended;
     let total = entries.len();
     let interrupt = common::interrupt::Interrupt::listen("ews-tool");
-    let interrupt_ref = &interrupt;
-    let mut results = futures::stream::iter(entries)
-        .take_while(|_| {
-            std::future::ready(ended_ref.borrow().is_none() && !interrupt_ref.is_asked())
-        })
-        .map(|entry| async move {
-            let result = match entry.problem {
-                Some(problem) => Err(CommandError::usage(problem).with_code("mailboxes")),
-                None => work(entry.address.clone()).await,
-            };
-            let result = result.map_err(|e| e.with_item(entry.address.clone()));
-            (entry.address, result)
-        })
-        .buffered(concurrency);
     let mut reporter = ctx.reporter(("mailbox", "mailboxes"));
-    while let Some((mailbox, result)) = results.next().await {
-        let (record, error) = match result {
-            Ok(record) => (record, None),
-            Err(error) if crate::error::ends_the_run(&error) => {
-                let mut first = ended.borrow_mut();
-                if first.is_none() {
-                    *first = Some(error);
-                }
-                continue;
+    common::batch::in_order(
+        entries,
+        concurrency,
+        || ended.borrow().is_none() && !interrupt.is_asked(),
+        |entry| {
+            let work = &work;
+            async move {
+                let result = match entry.problem {
+                    Some(problem) => Err(CommandError::usage(problem).with_code("mailboxes")),
+                    None => work(entry.address.clone()).await,
+                };
+                let result = result.map_err(|e| e.with_item(entry.address.clone()));
+                (entry.address, result)
             }
-            Err(error) => (failed(&mailbox, &error), Some(error)),
-        };
-        reporter.item(&record, record.action_word(), error.as_ref(), |w| {
-            record.write_human(w)
-        })?;
-        also(&record)?;
-    }
-    drop(results);
+        },
+        |(mailbox, result)| {
+            let (record, error) = match result {
+                Ok(record) => (record, None),
+                Err(error) if crate::error::ends_the_run(&error) => {
+                    let mut first = ended.borrow_mut();
+                    if first.is_none() {
+                        *first = Some(error);
+                    }
+                    return Ok(());
+                }
+                Err(error) => (failed(&mailbox, &error), Some(error)),
+            };
+            reporter.item(&record, record.action_word(), error.as_ref(), |w| {
+                record.write_human(w)
+            })?;
+            also(&record)
+        },
+    )
+    .await?;
     if interrupt.is_asked() && ended.borrow().is_none() {
         let not_done = total - reporter.items();
         let _ = reporter.finish(&format!("; {not_done} not done"));

@@ -71,7 +71,8 @@ impl Shared {
         }
     }
 
-    fn stopping(&self) -> bool {
+    /// Whether the run is stopping (interrupted, or a stop was recorded).
+    pub fn stopping(&self) -> bool {
         self.interrupt.is_asked() || self.lock_stop().is_some()
     }
 

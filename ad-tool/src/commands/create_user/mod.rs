@@ -16,7 +16,6 @@ use common::args::IfExists;
 use common::interrupt::Interrupt;
 use common::output::Shape;
 use common::{CommandError, ExitStatus};
-use futures::StreamExt;
 
 use crate::account::AccountArgs;
 use crate::context::Context;
@@ -134,28 +133,32 @@ pub async fn run(args: CreateUserArgs, ctx: &Context) -> Result<ExitStatus, Comm
         if batch { Shape::Many } else { Shape::Single },
         ("account", "accounts"),
     );
-    let mut results = futures::stream::iter(items)
-        .map(|item| {
+    let stop_taking = Arc::clone(&shared);
+    common::batch::in_order(
+        items,
+        concurrency,
+        || !stop_taking.stopping(),
+        |item| {
             let directory = directory.clone();
             let shared = Arc::clone(&shared);
             async move { converge::process(directory, &shared, item).await }
-        })
-        .buffered(concurrency);
-    while let Some(result) = results.next().await {
-        let Some((record, error)) = result else {
-            continue; // not started: the run was stopping
-        };
-        let action = record.action.map_or("failed", Action::word);
-        // One account that was made or read shows in full; a failure, or a batch, is a line.
-        reporter.item(&record, action, error.as_ref(), |w| {
-            if batch || error.is_some() {
-                record.write_line(w)
-            } else {
-                record.write_human(w)
-            }
-        })?;
-    }
-    drop(results);
+        },
+        |result| {
+            let Some((record, error)) = result else {
+                return Ok(()); // not started: the run was stopping
+            };
+            let action = record.action.map_or("failed", Action::word);
+            // One account that was made or read shows in full; a failure, or a batch, is a line.
+            reporter.item(&record, action, error.as_ref(), |w| {
+                if batch || error.is_some() {
+                    record.write_line(w)
+                } else {
+                    record.write_human(w)
+                }
+            })
+        },
+    )
+    .await?;
     directory.unbind().await;
     let not_started = total - reporter.items();
     let status = reporter.finish(&if not_started > 0 {

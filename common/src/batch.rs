@@ -1,0 +1,161 @@
+//! Working on many items at once and reporting their results in input order, without a slow
+//! item holding up the others: up to `concurrency` items run at once, any that finishes frees
+//! its place for the next, and finished results wait in a reorder buffer until the ones before
+//! them are out. (`buffered(n)` counts finished-but-not-yet-reported results against `n`, so
+//! one slow item there idles every other connection.) The buffer is bounded: no item starts
+//! more than [`WINDOW_PER_SLOT`] × `concurrency` places after the oldest unfinished one, so
+//! memory stays flat however long the input.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+
+/// How far ahead of the oldest unfinished item work may start, per place.
+pub const WINDOW_PER_SLOT: usize = 64;
+
+/// Runs `work` on each of `items`, `concurrency` at once, and hands each result to
+/// `on_result` in input order. `may_start` is asked before each item starts: once it says no,
+/// nothing more starts, and what is in flight finishes and is reported. `on_result`'s error
+/// stops everything at once.
+pub async fn in_order<T, R, E, Fut>(
+    items: impl IntoIterator<Item = T>,
+    concurrency: usize,
+    mut may_start: impl FnMut() -> bool,
+    work: impl Fn(T) -> Fut,
+    mut on_result: impl FnMut(R) -> Result<(), E>,
+) -> Result<(), E>
+where
+    Fut: Future<Output = R>,
+{
+    let concurrency = concurrency.max(1);
+    let window = concurrency.saturating_mul(WINDOW_PER_SLOT);
+    let mut items = items.into_iter().enumerate().peekable();
+    let mut running = FuturesUnordered::new();
+    let mut finished: BTreeMap<usize, R> = BTreeMap::new();
+    let mut next_out = 0usize;
+    let mut stopped = false;
+    loop {
+        while !stopped && running.len() < concurrency {
+            let Some((index, _)) = items.peek() else {
+                break;
+            };
+            if *index >= next_out + window {
+                break;
+            }
+            if !may_start() {
+                stopped = true;
+                break;
+            }
+            let Some((index, item)) = items.next() else {
+                break;
+            };
+            let future = work(item);
+            running.push(async move { (index, future.await) });
+        }
+        let Some((index, result)) = running.next().await else {
+            break;
+        };
+        finished.insert(index, result);
+        while let Some(result) = finished.remove(&next_out) {
+            on_result(result)?;
+            next_out += 1;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+    use std::time::Duration;
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_slow_item_never_holds_up_the_others_and_order_is_kept() {
+        // Item 0 waits until every other item has finished; with buffered(2) the others could
+        // not all start before it finished, and this would not end.
+        runtime().block_on(async {
+            let done_others = RefCell::new(0usize);
+            let (release, released) = tokio::sync::watch::channel(false);
+            let released = &released;
+            let done = &done_others;
+            let release = &release;
+            let mut reported = Vec::new();
+            let run = in_order(
+                0..20usize,
+                2,
+                || true,
+                |i| async move {
+                    if i == 0 {
+                        let mut watch = released.clone();
+                        let _ = watch.wait_for(|r| *r).await;
+                    } else {
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                        *done.borrow_mut() += 1;
+                        if *done.borrow() == 19 {
+                            let _ = release.send(true);
+                        }
+                    }
+                    i
+                },
+                |i| {
+                    reported.push(i);
+                    Ok::<(), ()>(())
+                },
+            );
+            tokio::time::timeout(Duration::from_secs(10), run)
+                .await
+                .expect("the others finished while the first was held")
+                .unwrap();
+            assert_eq!(reported, (0..20).collect::<Vec<_>>(), "input order");
+        });
+    }
+
+    #[test]
+    fn a_refusal_to_start_lets_what_runs_finish_and_starts_nothing_more() {
+        runtime().block_on(async {
+            let mut started = 0;
+            let mut reported = Vec::new();
+            in_order(
+                0..10usize,
+                3,
+                || {
+                    started += 1;
+                    started <= 4
+                },
+                |i| async move { i },
+                |i| {
+                    reported.push(i);
+                    Ok::<(), ()>(())
+                },
+            )
+            .await
+            .unwrap();
+            assert_eq!(reported, [0, 1, 2, 3]);
+        });
+    }
+
+    #[test]
+    fn an_error_in_reporting_stops_everything() {
+        runtime().block_on(async {
+            let result = in_order(
+                0..10usize,
+                2,
+                || true,
+                |i| async move { i },
+                |i| if i == 3 { Err(i) } else { Ok(()) },
+            )
+            .await;
+            assert_eq!(result, Err(3));
+        });
+    }
+}
