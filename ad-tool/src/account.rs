@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use clap::Args;
+use common::address::SmtpAddress;
 use serde::{Deserialize, Deserializer};
 
 use crate::dn::Dn;
@@ -23,15 +24,7 @@ macro_rules! deserialize_from_str {
     )*};
 }
 
-deserialize_from_str!(
-    CommonName,
-    SamAccountName,
-    Upn,
-    MailAddress,
-    Text,
-    Dn,
-    AccountExpires
-);
+deserialize_from_str!(CommonName, SamAccountName, Upn, Text, Dn, AccountExpires);
 
 /// Why a name is not acceptable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -163,32 +156,11 @@ impl FromStr for Upn {
     }
 }
 
-/// An SMTP address for `mail`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MailAddress(String);
-
-impl FromStr for MailAddress {
-    type Err = NameError;
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        check_address("mail address", text).map(Self)
-    }
-}
-
 fn check_address(what: &'static str, text: &str) -> Result<String, NameError> {
-    let Some((local, domain)) = text.rsplit_once('@') else {
-        return Err(name_error(what, text, "it needs the form name@domain"));
-    };
-    if local.is_empty() || domain.is_empty() || local.contains('@') {
-        return Err(name_error(what, text, "it needs the form name@domain"));
+    match common::address::problem(text, common::address::Domain::AnyLabels) {
+        None => Ok(text.to_owned()),
+        Some(reason) => Err(name_error(what, text, reason)),
     }
-    common::text::check_visible(text).map_err(|reason| name_error(what, text, reason))?;
-    if text.chars().any(char::is_whitespace) {
-        return Err(name_error(what, text, "it contains a space"));
-    }
-    if text.len() > 256 {
-        return Err(name_error(what, text, "it is longer than 256 characters"));
-    }
-    Ok(text.to_owned())
 }
 
 macro_rules! string_newtype {
@@ -207,7 +179,7 @@ macro_rules! string_newtype {
     )*};
 }
 
-string_newtype!(CommonName, SamAccountName, Upn, MailAddress, Text);
+string_newtype!(CommonName, SamAccountName, Upn, Text);
 
 /// Parses a switch value as PowerShell users write it: `true`/`false`, `$true`/`$false`,
 /// `yes`/`no`, `1`/`0`.
@@ -265,7 +237,7 @@ pub struct AccountArgs {
 
     /// E-mail address (the mail attribute)
     #[arg(long, value_name = "ADDRESS")]
-    pub mail: Option<MailAddress>,
+    pub mail: Option<SmtpAddress>,
 
     /// Password never expires (DONT_EXPIRE_PASSWORD); =false to clear it
     #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_switch)]
@@ -368,7 +340,7 @@ pub struct AccountSpec {
     /// `description`.
     pub description: Option<Text>,
     /// `mail`.
-    pub mail: Option<MailAddress>,
+    pub mail: Option<SmtpAddress>,
     /// `DONT_EXPIRE_PASSWORD`.
     pub password_never_expires: Option<bool>,
     /// The two deny ACEs.

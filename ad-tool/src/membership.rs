@@ -14,18 +14,19 @@ use crate::failure;
 use crate::lookup::{self, Kind};
 use crate::record::ErrorRecord;
 
-/// What happened to one member.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum MemberAction {
-    /// Added to the group.
-    Added,
-    /// Already a member.
-    Unchanged,
-    /// Would be added (`--dry-run`).
-    WouldAdd,
-    /// Failed; see `error`.
-    Failed,
+common::named! {
+    /// What happened to one member.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum MemberAction {
+        /// Added to the group.
+        Added = "added",
+        /// Already a member.
+        Unchanged = "unchanged",
+        /// Would be added (`--dry-run`).
+        WouldAdd = "would-add",
+        /// Failed; see `error`.
+        Failed = "failed",
+    }
 }
 
 /// One member's outcome.
@@ -44,22 +45,12 @@ pub struct MemberRecord {
     pub error: Option<ErrorRecord>,
 }
 
-impl MemberAction {
-    /// The word in human output and the summary.
-    pub fn word(self) -> &'static str {
-        match self {
-            MemberAction::Added => "added",
-            MemberAction::Unchanged => "unchanged",
-            MemberAction::WouldAdd => "would-add",
-            MemberAction::Failed => "failed",
-        }
-    }
-}
+impl MemberAction {}
 
 impl MemberRecord {
     /// One line of human output; a failure shows its short code (its message is on stderr).
     pub fn write_line(&self, out: &mut impl Write) -> io::Result<()> {
-        let action = self.action.word();
+        let action = self.action.name();
         let tail = match &self.error {
             Some(e) => e.code.to_owned(),
             None => self.dn.clone().unwrap_or_default(),

@@ -37,49 +37,34 @@ pub const ACCOUNT_ATTRIBUTES: [&str; 17] = [
     "msExchRecipientTypeDetails",
 ];
 
-/// What happened to an account.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Action {
-    /// Created.
-    Created,
-    /// Changed to match.
-    Updated,
-    /// Already as asked.
-    Unchanged,
-    /// Exists and `--if-exists skip` was in force.
-    Skipped,
-    /// Would be created (`--dry-run`).
-    WouldCreate,
-    /// Would be changed (`--dry-run`).
-    WouldUpdate,
-    /// Deleted.
-    Deleted,
-    /// Was not there.
-    Absent,
-    /// Would be deleted (`--dry-run`).
-    WouldDelete,
-    /// Failed; see `error`.
-    Failed,
-}
-
-impl Action {
-    /// The word shown in human output.
-    pub fn word(self) -> &'static str {
-        match self {
-            Action::Created => "created",
-            Action::Updated => "updated",
-            Action::Unchanged => "unchanged",
-            Action::Skipped => "skipped",
-            Action::WouldCreate => "would-create",
-            Action::WouldUpdate => "would-update",
-            Action::Deleted => "deleted",
-            Action::Absent => "absent",
-            Action::WouldDelete => "would-delete",
-            Action::Failed => "failed",
-        }
+common::named! {
+    /// What happened to an account.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Action {
+        /// Created.
+        Created = "created",
+        /// Changed to match.
+        Updated = "updated",
+        /// Already as asked.
+        Unchanged = "unchanged",
+        /// Exists and `--if-exists skip` was in force.
+        Skipped = "skipped",
+        /// Would be created (`--dry-run`).
+        WouldCreate = "would-create",
+        /// Would be changed (`--dry-run`).
+        WouldUpdate = "would-update",
+        /// Deleted.
+        Deleted = "deleted",
+        /// Was not there.
+        Absent = "absent",
+        /// Would be deleted (`--dry-run`).
+        WouldDelete = "would-delete",
+        /// Failed; see `error`.
+        Failed = "failed",
     }
 }
+
+impl Action {}
 
 /// One reported change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -249,7 +234,7 @@ impl AccountRecord {
 
     /// Human output for one account: a headline and the settings that matter.
     pub fn write_human(&self, out: &mut impl Write) -> io::Result<()> {
-        let action = self.action.map_or("", Action::word);
+        let action = self.action.map_or("", Action::name);
         writeln!(
             out,
             "{action}{}{}  {}",
@@ -330,7 +315,7 @@ impl AccountRecord {
 
     /// Human output for a batch: one line per account.
     pub fn write_line(&self, out: &mut impl Write) -> io::Result<()> {
-        let action = self.action.map_or("", Action::word);
+        let action = self.action.map_or("", Action::name);
         // A failure's message is on stderr; the line carries its short code.
         let tail = match &self.error {
             Some(error) => error.code.to_owned(),

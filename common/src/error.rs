@@ -22,6 +22,21 @@ pub struct CommandError {
     pub detail: Option<String>,
     /// A short stable name for scripts (`tls`, `auth`, `password-policy`, …).
     pub code: &'static str,
+    /// What the tool's edge does with it.
+    pub ending: Ending,
+}
+
+/// What the tool's edge ([`run_to_exit`]) does with an error that reaches it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Ending {
+    /// Print its line and exit with its status.
+    #[default]
+    Report,
+    /// The reader of the output went away (`| head`): end quietly with success, as other
+    /// Unix tools do.
+    ReaderGone,
+    /// Its line was already printed (a caught panic): exit with its status.
+    AlreadyReported,
 }
 
 impl CommandError {
@@ -43,6 +58,15 @@ impl CommandError {
             hint: None,
             detail: None,
             code,
+            ending: Ending::Report,
+        }
+    }
+
+    /// The reader of the output went away: the run ends quietly (see [`Ending::ReaderGone`]).
+    pub fn reader_gone() -> Self {
+        Self {
+            ending: Ending::ReaderGone,
+            ..Self::new(ExitStatus::Success, "output closed").with_code("broken-pipe")
         }
     }
 
@@ -77,11 +101,6 @@ impl CommandError {
     pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
         self.detail = Some(detail.into());
         self
-    }
-
-    /// Whether the failure was already printed (a caught panic).
-    pub fn is_reported(&self) -> bool {
-        self.code == REPORTED_PANIC
     }
 
     /// The message and hint as one line, without the item and the tool name.
@@ -135,13 +154,13 @@ pub fn quiet_panics(tool: &'static str) {
     }));
 }
 
-/// The error for a panic caught at the edge; its line was already printed by the hook, so
-/// [`CommandError::is_reported`] is true for it.
+/// The error for a panic caught at the edge; its line was already printed by the hook.
 pub fn panic_to_error() -> CommandError {
-    CommandError::new(ExitStatus::ItemsFailed, "internal error").with_code(REPORTED_PANIC)
+    CommandError {
+        ending: Ending::AlreadyReported,
+        ..CommandError::new(ExitStatus::ItemsFailed, "internal error").with_code("internal")
+    }
 }
-
-const REPORTED_PANIC: &str = "internal";
 
 /// Runs a tool's command to its exit code: a panic becomes one line (see [`quiet_panics`]), an
 /// error is reported once, and a reader that went away (`| head`) is no error.
@@ -154,12 +173,14 @@ pub fn run_to_exit(
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(command));
     match outcome.unwrap_or_else(|_| Err(panic_to_error())) {
         Ok(status) => status.into(),
-        Err(error) if error.is_reported() => error.status.into(),
-        Err(error) if error.code == "broken-pipe" => std::process::ExitCode::SUCCESS,
-        Err(error) => {
-            error.report(tool, verbose);
-            error.status.into()
-        }
+        Err(error) => match error.ending {
+            Ending::Report => {
+                error.report(tool, verbose);
+                error.status.into()
+            }
+            Ending::ReaderGone => std::process::ExitCode::SUCCESS,
+            Ending::AlreadyReported => error.status.into(),
+        },
     }
 }
 

@@ -10,10 +10,12 @@
 //! - [`settings`]: the command line with the environment and the profile, flag > environment >
 //!   profile > default, and where each setting came from.
 //! - [`logging`]: `-v`/`-q` logging to stderr.
+//! - [`address`]: SMTP addresses, checked once where they come in.
 //! - [`sid`]: Windows security identifiers, binary and string forms.
 //! - [`args`]: the options both tools accept.
 //! - [`base64`]: standard base64.
 //! - [`batch`]: many items at once, results in input order, no head-of-line blocking.
+//! - [`names`]: enums whose values have one name each, for output and parsing alike.
 //! - [`text`]: refusing control and invisible characters in values.
 //! - [`tool`]: the entry every tool runs through.
 //! - [`interrupt`]: Ctrl-C and SIGTERM: finish what is in flight, then stop.
@@ -22,6 +24,7 @@
 //! Protocol code (LDAP, EWS) lives in the tools themselves.
 #![warn(missing_docs)]
 
+pub mod address;
 pub mod args;
 pub mod base64;
 pub mod batch;
@@ -32,6 +35,7 @@ pub mod files;
 pub mod help;
 pub mod interrupt;
 pub mod logging;
+pub mod names;
 pub mod net;
 pub mod output;
 pub mod report;

@@ -127,8 +127,7 @@ pub fn is_broken_pipe(error: &io::Error) -> bool {
 #[allow(clippy::needless_pass_by_value)] // used as `map_err(write_error)`
 pub fn write_error(error: io::Error) -> crate::CommandError {
     if is_broken_pipe(&error) {
-        crate::CommandError::new(crate::ExitStatus::Success, "output closed")
-            .with_code("broken-pipe")
+        crate::CommandError::reader_gone()
     } else {
         crate::CommandError::new(
             crate::ExitStatus::ItemsFailed,

@@ -2,6 +2,7 @@
 //! entry alone, write the whole list back with the change key just read, and on a stale change
 //! key read again and retry. Runs `--concurrency` mailboxes at once; results keep input order.
 
+use common::address::SmtpAddress;
 use common::{CommandError, ExitStatus};
 
 use crate::client::EwsClient;
@@ -36,7 +37,12 @@ pub struct EditRequest {
     pub drop_unknown_entries: bool,
 }
 
-fn outcome(mailbox: &str, request: &EditRequest, edit: Edit, dry_run: bool) -> MailboxOutcome {
+fn outcome(
+    mailbox: &SmtpAddress,
+    request: &EditRequest,
+    edit: Edit,
+    dry_run: bool,
+) -> MailboxOutcome {
     let (action, before, after) = match edit {
         Edit::Unchanged { level: None } => (Action::Absent, None, None),
         Edit::Unchanged { level } => (Action::Unchanged, level, level),
@@ -46,7 +52,7 @@ fn outcome(mailbox: &str, request: &EditRequest, edit: Edit, dry_run: bool) -> M
     };
     let action = if dry_run { action.planned() } else { action };
     MailboxOutcome {
-        mailbox: mailbox.to_owned(),
+        mailbox: mailbox.to_string(),
         grantee: request.grantee.to_string(),
         action,
         level_before: before,
@@ -59,7 +65,7 @@ fn outcome(mailbox: &str, request: &EditRequest, edit: Edit, dry_run: bool) -> M
 /// driver (`commands::each_mailbox`) adds it as their item.
 pub async fn edit_mailbox(
     client: &EwsClient,
-    mailbox: &str,
+    mailbox: &SmtpAddress,
     request: &EditRequest,
     who: Who<'_>,
 ) -> Result<MailboxOutcome, CommandError> {

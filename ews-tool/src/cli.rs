@@ -110,7 +110,7 @@ pub struct ServerArgs {
 pub struct MailboxArgs {
     /// A mailbox by SMTP address; repeat for more
     #[arg(long = "mailbox", value_name = "ADDRESS")]
-    pub mailboxes: Vec<String>,
+    pub mailboxes: Vec<common::address::SmtpAddress>,
 
     /// Mailboxes from FILE (- for stdin): one address per line (# comments), or a CSV with a
     /// mail or PrimarySmtpAddress column
@@ -204,6 +204,20 @@ mod tests {
             ])
             .is_err()
         );
+        for (command, option, value) in [
+            ("revoke", "--from", "Default"),
+            ("revoke", "--from", "anonymous"),
+            ("revoke", "--from", "S-1-5-x"),
+            ("list", "--mailbox", "anna@corp"),
+            ("list", "--mailbox", "Anna <anna@lab.example>"),
+        ] {
+            let mut argv = vec!["ews-tool", command, option, value];
+            if command == "revoke" {
+                argv.extend(["--mailbox", "a@lab.example"]);
+            }
+            let error = Cli::try_parse_from(argv).unwrap_err();
+            assert_eq!(error.kind(), clap::error::ErrorKind::ValueValidation);
+        }
         assert!(
             Cli::try_parse_from([
                 "ews-tool",

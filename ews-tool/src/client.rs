@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use common::address::SmtpAddress;
 use std::sync::Arc;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
@@ -358,12 +359,12 @@ impl EwsClient {
     /// [`policy::classify`]'s to say.
     async fn call(
         &self,
-        mailbox: Option<&str>,
+        mailbox: Option<&SmtpAddress>,
         resend: bool,
         build: impl Fn(&RequestHeader) -> String,
     ) -> Result<Envelope, EwsError> {
         use std::sync::atomic::Ordering::SeqCst;
-        let label = mailbox.unwrap_or("the account's own mailbox");
+        let label = mailbox.map_or("the account's own mailbox", SmtpAddress::as_str);
         // Until a logon has succeeded, one request at a time: a wrong password is tried once.
         let mut first = if self.logged_on.load(SeqCst) {
             None
@@ -382,9 +383,7 @@ impl EwsClient {
             let version = self.request_version();
             let header = RequestHeader {
                 version,
-                impersonate: mailbox
-                    .filter(|_| self.settings.impersonate)
-                    .map(str::to_owned),
+                impersonate: mailbox.filter(|_| self.settings.impersonate).cloned(),
             };
             let soap = build(&header);
             log::debug!("request for {label}: {soap}");
@@ -395,7 +394,7 @@ impl EwsClient {
                     &self.settings.endpoint,
                     self.settings.auth.as_ref(),
                     &soap,
-                    mailbox,
+                    mailbox.map(SmtpAddress::as_str),
                     self.settings.timeout,
                 )
                 .await;
@@ -469,13 +468,13 @@ impl EwsClient {
     }
 
     /// The calendar folder of `mailbox`, with its permissions.
-    pub async fn calendar(&self, mailbox: &str) -> Result<CalendarFolder, EwsError> {
+    pub async fn calendar(&self, mailbox: &SmtpAddress) -> Result<CalendarFolder, EwsError> {
         let envelope = self
             .call(Some(mailbox), true, |header| {
                 request::get_calendar(header, mailbox)
             })
             .await?;
-        let message = first_message(envelope, mailbox)?;
+        let message = first_message(envelope, mailbox.as_str())?;
         message
             .folder
             .ok_or(EwsError::Incomplete("the calendar folder"))
@@ -493,7 +492,7 @@ impl EwsClient {
     /// new id and change key.
     pub async fn set_permissions(
         &self,
-        mailbox: &str,
+        mailbox: &SmtpAddress,
         folder: &FolderId,
         set: &PermissionSet,
     ) -> Result<FolderId, EwsError> {
@@ -502,7 +501,7 @@ impl EwsClient {
                 request::set_calendar_permissions(header, folder, set)
             })
             .await?;
-        let message = first_message(envelope, mailbox)?;
+        let message = first_message(envelope, mailbox.as_str())?;
         Ok(message.folder.map_or_else(|| folder.clone(), |f| f.id))
     }
 }

@@ -7,29 +7,24 @@ use std::io::Read;
 use std::path::Path;
 
 use common::CommandError;
+use common::address::{AddressError, SmtpAddress};
 
-/// One mailbox to work on, or why its line is unusable.
+/// One mailbox to work on, or a line of a list that names none (reported as a failed item,
+/// never dropped).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MailboxEntry {
-    /// The address as given.
-    pub address: String,
-    /// Why it is not an address, if it is not.
-    pub problem: Option<String>,
+    /// The text as given.
+    pub text: String,
+    /// The address, or why the text is not one (naming where it came from).
+    pub address: Result<SmtpAddress, String>,
 }
 
-/// Whether text is plausibly an SMTP address.
-pub fn is_address(text: &str) -> bool {
-    match text.rsplit_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !text
-                    .chars()
-                    .any(|c| c.is_whitespace() || c.is_control() || "<>\"(),;".contains(c))
-        }
-        None => false,
+impl MailboxEntry {
+    fn from_line(text: String, source: &str, line: usize) -> Self {
+        let address = text
+            .parse()
+            .map_err(|e: AddressError| format!("{source} line {line}: {e}"));
+        MailboxEntry { text, address }
     }
 }
 
@@ -101,21 +96,20 @@ pub fn parse(text: &str, source: &str) -> Result<Vec<MailboxEntry>, CommandError
     };
     Ok(addresses
         .into_iter()
-        .map(|(line, address)| {
-            let problem = (!is_address(&address))
-                .then(|| format!("{source} line {line}: \"{address}\" is not an SMTP address"));
-            MailboxEntry { address, problem }
-        })
+        .map(|(line, text)| MailboxEntry::from_line(text, source, line))
         .collect())
 }
 
 /// The mailboxes of `--mailbox` and `--mailboxes-file`, in order, each once.
-pub fn collect(options: &[String], file: Option<&Path>) -> Result<Vec<MailboxEntry>, CommandError> {
+pub fn collect(
+    options: &[SmtpAddress],
+    file: Option<&Path>,
+) -> Result<Vec<MailboxEntry>, CommandError> {
     let mut entries: Vec<MailboxEntry> = options
         .iter()
         .map(|a| MailboxEntry {
-            address: a.clone(),
-            problem: (!is_address(a)).then(|| format!("--mailbox \"{a}\" is not an SMTP address")),
+            text: a.to_string(),
+            address: Ok(a.clone()),
         })
         .collect();
     if let Some(path) = file {
@@ -136,9 +130,9 @@ pub fn collect(options: &[String], file: Option<&Path>) -> Result<Vec<MailboxEnt
     }
     let mut seen = HashSet::new();
     entries.retain(|e| {
-        let fresh = seen.insert(e.address.to_ascii_lowercase());
+        let fresh = seen.insert(e.text.to_ascii_lowercase());
         if !fresh {
-            log::info!("{} is listed more than once; working on it once", e.address);
+            log::info!("{} is listed more than once; working on it once", e.text);
         }
         fresh
     });
@@ -161,14 +155,14 @@ mod tests {
             "list.txt",
         )
         .unwrap();
-        let addresses: Vec<&str> = entries.iter().map(|e| e.address.as_str()).collect();
+        let addresses: Vec<&str> = entries.iter().map(|e| e.text.as_str()).collect();
         assert_eq!(
             addresses,
             ["anna@lab.example", "bram@lab.example", "not-an-address"]
         );
         assert_eq!(
-            entries[2].problem.as_deref(),
-            Some("list.txt line 5: \"not-an-address\" is not an SMTP address")
+            entries[2].address.as_ref().unwrap_err(),
+            "list.txt line 5: \"not-an-address\" is not an SMTP address: it needs the form name@domain"
         );
     }
 
@@ -177,29 +171,12 @@ mod tests {
         let text = "\u{feff}\"DisplayName\",\"PrimarySmtpAddress\",\"RecipientTypeDetails\"\n\"Anna\",\"anna@lab.example\",\"UserMailbox\"\n\"Room, big\",\"room@lab.example\",\"RoomMailbox\"\n";
         let entries = parse(text, "export.csv").unwrap();
         assert_eq!(
-            entries
-                .iter()
-                .map(|e| e.address.as_str())
-                .collect::<Vec<_>>(),
+            entries.iter().map(|e| e.text.as_str()).collect::<Vec<_>>(),
             ["anna@lab.example", "room@lab.example"]
         );
         assert!(parse("name,upn\na,b\n", "x.csv").is_err());
         let semicolons = parse("mail;name\nanna@lab.example;Anna\n", "excel.csv").unwrap();
-        assert_eq!(semicolons[0].address, "anna@lab.example");
-    }
-
-    #[test]
-    fn addresses() {
-        for good in [
-            "a@b.c",
-            "first.last+tag@sub.lab.example",
-            "o'brien@lab.example",
-        ] {
-            assert!(is_address(good), "{good}");
-        }
-        for bad in ["", "a", "a@b", "@b.c", "a b@c.d", "a@.c", "<a@b.c>"] {
-            assert!(!is_address(bad), "{bad}");
-        }
+        assert_eq!(semicolons[0].text, "anna@lab.example");
     }
 
     #[test]
@@ -208,15 +185,15 @@ mod tests {
         let file = dir.path().join("m.txt");
         std::fs::write(&file, "B@lab.example\nc@lab.example\n").unwrap();
         let entries = collect(
-            &["a@lab.example".into(), "b@lab.example".into()],
+            &[
+                "a@lab.example".parse().unwrap(),
+                "b@lab.example".parse().unwrap(),
+            ],
             Some(&file),
         )
         .unwrap();
         assert_eq!(
-            entries
-                .iter()
-                .map(|e| e.address.as_str())
-                .collect::<Vec<_>>(),
+            entries.iter().map(|e| e.text.as_str()).collect::<Vec<_>>(),
             ["a@lab.example", "b@lab.example", "c@lab.example"]
         );
         assert!(collect(&[], None).is_err());

@@ -8,46 +8,32 @@ use serde::Serialize;
 
 use crate::permissions::Level;
 
-/// What happened to one mailbox's calendar.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Action {
-    /// A new entry for the grantee.
-    Granted,
-    /// The grantee's entry got another level.
-    Updated,
-    /// Already as asked.
-    Unchanged,
-    /// The grantee's entry was removed.
-    Revoked,
-    /// There was no entry to remove.
-    Absent,
-    /// Would be granted (`--dry-run`).
-    WouldGrant,
-    /// Would be updated (`--dry-run`).
-    WouldUpdate,
-    /// Would be revoked (`--dry-run`).
-    WouldRevoke,
-    /// Failed; see `error`.
-    Failed,
+common::named! {
+    /// What happened to one mailbox's calendar.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+    pub enum Action {
+        /// A new entry for the grantee.
+        Granted = "granted",
+        /// The grantee's entry got another level.
+        Updated = "updated",
+        /// Already as asked.
+        Unchanged = "unchanged",
+        /// The grantee's entry was removed.
+        Revoked = "revoked",
+        /// There was no entry to remove.
+        Absent = "absent",
+        /// Would be granted (`--dry-run`).
+        WouldGrant = "would-grant",
+        /// Would be updated (`--dry-run`).
+        WouldUpdate = "would-update",
+        /// Would be revoked (`--dry-run`).
+        WouldRevoke = "would-revoke",
+        /// Failed; see `error`.
+        Failed = "failed",
+    }
 }
 
 impl Action {
-    /// The word in human output.
-    pub fn word(self) -> &'static str {
-        match self {
-            Action::Granted => "granted",
-            Action::Updated => "updated",
-            Action::Unchanged => "unchanged",
-            Action::Revoked => "revoked",
-            Action::Absent => "absent",
-            Action::WouldGrant => "would-grant",
-            Action::WouldUpdate => "would-update",
-            Action::WouldRevoke => "would-revoke",
-            Action::Failed => "failed",
-        }
-    }
-
     /// What `--dry-run` reports instead of a change it did not make.
     #[must_use]
     pub fn planned(self) -> Self {
@@ -102,7 +88,7 @@ pub trait MailboxRecord: Serialize {
 
 impl MailboxRecord for MailboxOutcome {
     fn action_word(&self) -> &'static str {
-        self.action.word()
+        self.action.name()
     }
 
     /// One line; a failure shows its short code (its message is on stderr).
@@ -120,7 +106,7 @@ impl MailboxRecord for MailboxOutcome {
         writeln!(
             out,
             "{:<13}{:<36}{detail}",
-            self.action.word(),
+            self.action.name(),
             self.mailbox
         )
     }
@@ -175,7 +161,7 @@ impl ReportFile {
             .write_record([
                 o.mailbox.as_str(),
                 &o.grantee,
-                o.action.word(),
+                o.action.name(),
                 &level(o.level_before),
                 &level(o.level_after),
                 o.error.as_ref().map_or("", |e| e.message.as_str()),

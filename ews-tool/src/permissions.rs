@@ -5,59 +5,67 @@
 use std::fmt;
 use std::str::FromStr;
 
+use common::address::{AddressError, SmtpAddress};
+use common::sid::Sid;
 use serde::Serialize;
 
-/// `t:CalendarPermissionLevelType`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-pub enum Level {
-    /// No access.
-    None,
-    /// Everything, including permissions.
-    Owner,
-    /// Create, read, edit and delete all items; create subfolders.
-    PublishingEditor,
-    /// Create, read, edit and delete all items.
-    Editor,
-    /// Create and read items, edit and delete own; create subfolders.
-    PublishingAuthor,
-    /// Create and read items, edit and delete own.
-    Author,
-    /// Create and read items, delete own.
-    NoneditingAuthor,
-    /// Read items.
-    Reviewer,
-    /// Create items.
-    Contributor,
-    /// Free/busy times only (PowerShell's AvailabilityOnly).
-    FreeBusyTimeOnly,
-    /// Free/busy with subject and location (PowerShell's LimitedDetails).
-    FreeBusyTimeAndSubjectAndLocation,
-    /// Individual rights that match no named level.
-    Custom,
+common::named! {
+    /// `t:CalendarPermissionLevelType`.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum Level {
+        /// No access.
+        None = "None",
+        /// Everything, including permissions.
+        Owner = "Owner",
+        /// Create, read, edit and delete all items; create subfolders.
+        PublishingEditor = "PublishingEditor",
+        /// Create, read, edit and delete all items.
+        Editor = "Editor",
+        /// Create and read items, edit and delete own; create subfolders.
+        PublishingAuthor = "PublishingAuthor",
+        /// Create and read items, edit and delete own.
+        Author = "Author",
+        /// Create and read items, delete own.
+        NoneditingAuthor = "NoneditingAuthor",
+        /// Read items.
+        Reviewer = "Reviewer",
+        /// Create items.
+        Contributor = "Contributor",
+        /// Free/busy times only (PowerShell's AvailabilityOnly).
+        FreeBusyTimeOnly = "FreeBusyTimeOnly",
+        /// Free/busy with subject and location (PowerShell's LimitedDetails).
+        FreeBusyTimeAndSubjectAndLocation = "FreeBusyTimeAndSubjectAndLocation",
+        /// Individual rights that match no named level.
+        Custom = "Custom",
+    }
 }
 
-/// `t:PermissionActionType`: which items a right applies to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-pub enum ItemScope {
-    /// None.
-    None,
-    /// The user's own items.
-    Owned,
-    /// All items.
-    All,
+common::named! {
+    /// `t:PermissionActionType`: which items a right applies to.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum ItemScope {
+        /// None.
+        None = "None",
+        /// The user's own items.
+        Owned = "Owned",
+        /// All items.
+        All = "All",
+    }
 }
 
-/// `t:CalendarPermissionReadAccessType`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-pub enum ReadAccess {
-    /// Nothing.
-    None,
-    /// Free/busy times.
-    TimeOnly,
-    /// Free/busy times, subject and location.
-    TimeAndSubjectAndLocation,
-    /// Everything.
-    FullDetails,
+common::named! {
+    /// `t:CalendarPermissionReadAccessType`.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum ReadAccess {
+        /// Nothing.
+        None = "None",
+        /// Free/busy times.
+        TimeOnly = "TimeOnly",
+        /// Free/busy times, subject and location.
+        TimeAndSubjectAndLocation = "TimeAndSubjectAndLocation",
+        /// Everything.
+        FullDetails = "FullDetails",
+    }
 }
 
 /// The individual rights of an entry, each as the server sent it (absent fields stay absent).
@@ -124,37 +132,9 @@ const fn rights(flags: [bool; 5], edit: ItemScope, delete: ItemScope, read: Read
 }
 
 impl Level {
-    /// Every named level, in Exchange's order.
-    pub const NAMED: [Level; 11] = [
-        Level::None,
-        Level::Owner,
-        Level::PublishingEditor,
-        Level::Editor,
-        Level::PublishingAuthor,
-        Level::Author,
-        Level::NoneditingAuthor,
-        Level::Reviewer,
-        Level::Contributor,
-        Level::FreeBusyTimeOnly,
-        Level::FreeBusyTimeAndSubjectAndLocation,
-    ];
-
-    /// The EWS name.
-    pub fn ews_name(self) -> &'static str {
-        match self {
-            Level::None => "None",
-            Level::Owner => "Owner",
-            Level::PublishingEditor => "PublishingEditor",
-            Level::Editor => "Editor",
-            Level::PublishingAuthor => "PublishingAuthor",
-            Level::Author => "Author",
-            Level::NoneditingAuthor => "NoneditingAuthor",
-            Level::Reviewer => "Reviewer",
-            Level::Contributor => "Contributor",
-            Level::FreeBusyTimeOnly => "FreeBusyTimeOnly",
-            Level::FreeBusyTimeAndSubjectAndLocation => "FreeBusyTimeAndSubjectAndLocation",
-            Level::Custom => "Custom",
-        }
+    /// Every named level (all but `Custom`), in Exchange's order.
+    pub fn named() -> impl Iterator<Item = Level> {
+        Level::ALL.iter().copied().filter(|l| *l != Level::Custom)
     }
 
     /// The rights a named level stands for on a calendar folder; `None` for `Custom`.
@@ -189,16 +169,9 @@ impl Level {
 
     /// The named level complete rights amount to, or `Custom`.
     pub fn of_rights(rights: &Rights) -> Level {
-        Level::NAMED
-            .into_iter()
+        Level::named()
             .find(|level| level.rights().as_ref() == Some(rights))
             .unwrap_or(Level::Custom)
-    }
-}
-
-impl fmt::Display for Level {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.ews_name())
     }
 }
 
@@ -206,7 +179,7 @@ impl fmt::Display for Level {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LevelError {
     /// Not a level at all.
-    #[error("\"{0}\" is not a permission level; use one of {levels} (or AvailabilityOnly, LimitedDetails)", levels = Level::NAMED.iter().map(|l| l.ews_name()).collect::<Vec<_>>().join(", "))]
+    #[error("\"{0}\" is not a permission level; use one of {levels} (or AvailabilityOnly, LimitedDetails)", levels = Level::named().map(Level::name).collect::<Vec<_>>().join(", "))]
     Unknown(String),
     /// `Custom` names no rights to grant.
     #[error(
@@ -230,20 +203,21 @@ impl FromStr for Level {
         if t.eq_ignore_ascii_case("LimitedDetails") {
             return Ok(Level::FreeBusyTimeAndSubjectAndLocation);
         }
-        Level::NAMED
-            .into_iter()
-            .find(|l| l.ews_name().eq_ignore_ascii_case(t))
+        Level::named()
+            .find(|l| l.name().eq_ignore_ascii_case(t))
             .ok_or_else(|| LevelError::Unknown(text.to_owned()))
     }
 }
 
-/// `t:DistinguishedUserType`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-pub enum DistinguishedUser {
-    /// Everyone in the organisation without an entry of their own.
-    Default,
-    /// Everyone outside it.
-    Anonymous,
+common::named! {
+    /// `t:DistinguishedUserType`.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum DistinguishedUser {
+        /// Everyone in the organisation without an entry of their own.
+        Default = "Default",
+        /// Everyone outside it.
+        Anonymous = "Anonymous",
+    }
 }
 
 /// `t:UserIdType`.
@@ -283,8 +257,7 @@ impl UserId {
             &self.sid,
             &self.external_user_identity,
         ) {
-            (Some(DistinguishedUser::Default), ..) => "Default".into(),
-            (Some(DistinguishedUser::Anonymous), ..) => "Anonymous".into(),
+            (Some(user), ..) => user.name().to_owned(),
             (None, Some(address), ..) => address.clone(),
             (None, None, Some(sid), _) => sid.clone(),
             (None, None, None, Some(external)) => external.clone(),
@@ -317,45 +290,63 @@ pub struct PermissionSet {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Grantee {
     /// A user or group by SMTP address.
-    Address(String),
+    Address(SmtpAddress),
     /// A user or group by SID (`S-1-5-21-…`).
+    Sid(Sid),
+    /// The Default or the Anonymous entry.
+    Distinguished(DistinguishedUser),
+}
+
+/// Text that names no grantee.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GranteeError {
+    /// Neither an address, a SID, Default nor Anonymous.
+    #[error(
+        "\"{0}\" is not a grantee: give an SMTP address (user or group), a SID, Default or Anonymous"
+    )]
+    Unknown(String),
+    /// Looks like an address but is not one.
+    #[error("{0}")]
+    Address(#[from] AddressError),
+    /// Looks like a SID but is not one.
+    #[error("\"{0}\" is not a SID: it needs the form S-1-5-21-…")]
     Sid(String),
-    /// The Default entry.
-    Default,
-    /// The Anonymous entry.
-    Anonymous,
+    /// Default and Anonymous always have an entry (for `revoke --from`).
+    #[error("the {0} entry cannot be removed; grant it the level None instead")]
+    NotRemovable(DistinguishedUser),
 }
 
 impl FromStr for Grantee {
-    type Err = String;
+    type Err = GranteeError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let t = text.trim();
-        if t.eq_ignore_ascii_case("default") {
-            return Ok(Grantee::Default);
-        }
-        if t.eq_ignore_ascii_case("anonymous") {
-            return Ok(Grantee::Anonymous);
-        }
-        if t.len() > 4
-            && t[..4].eq_ignore_ascii_case("S-1-")
-            && t[4..].bytes().all(|b| b.is_ascii_digit() || b == b'-')
+        if let Some(user) = DistinguishedUser::ALL
+            .iter()
+            .find(|u| u.name().eq_ignore_ascii_case(t))
         {
-            return Ok(Grantee::Sid(t.to_uppercase()));
+            return Ok(Grantee::Distinguished(*user));
         }
-        match t.split_once('@') {
-            Some((local, domain))
-                if !local.is_empty()
-                    && domain.contains('.')
-                    && !t
-                        .chars()
-                        .any(|c| c.is_whitespace() || c.is_control() || "<>\"".contains(c)) =>
-            {
-                Ok(Grantee::Address(t.to_owned()))
-            }
-            _ => Err(format!(
-                "\"{text}\" is not a grantee: give an SMTP address (user or group), a SID, Default or Anonymous"
-            )),
+        if t.len() > 4 && t[..4].eq_ignore_ascii_case("S-1-") {
+            return t
+                .parse::<Sid>()
+                .map(Grantee::Sid)
+                .map_err(|_| GranteeError::Sid(text.to_owned()));
+        }
+        if t.contains('@') {
+            return Ok(Grantee::Address(t.parse()?));
+        }
+        Err(GranteeError::Unknown(text.to_owned()))
+    }
+}
+
+impl Grantee {
+    /// Parses a grantee whose entry can be removed: any but Default and Anonymous (the
+    /// value parser of `revoke --from`).
+    pub fn removable(text: &str) -> Result<Grantee, GranteeError> {
+        match text.parse()? {
+            Grantee::Distinguished(user) => Err(GranteeError::NotRemovable(user)),
+            grantee => Ok(grantee),
         }
     }
 }
@@ -363,10 +354,9 @@ impl FromStr for Grantee {
 impl fmt::Display for Grantee {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Grantee::Address(a) => f.write_str(a),
-            Grantee::Sid(s) => f.write_str(s),
-            Grantee::Default => f.write_str("Default"),
-            Grantee::Anonymous => f.write_str("Anonymous"),
+            Grantee::Address(a) => a.fmt(f),
+            Grantee::Sid(s) => s.fmt(f),
+            Grantee::Distinguished(user) => user.fmt(f),
         }
     }
 }
@@ -375,21 +365,23 @@ impl Grantee {
     /// Whether an entry belongs to this grantee.
     pub fn matches(&self, user: &UserId) -> bool {
         match self {
-            Grantee::Default => user.distinguished_user == Some(DistinguishedUser::Default),
-            Grantee::Anonymous => user.distinguished_user == Some(DistinguishedUser::Anonymous),
+            Grantee::Distinguished(distinguished) => {
+                user.distinguished_user == Some(*distinguished)
+            }
             Grantee::Address(address) => {
                 user.distinguished_user.is_none()
                     && user
                         .primary_smtp_address
                         .as_deref()
-                        .is_some_and(|a| a.eq_ignore_ascii_case(address))
+                        .is_some_and(|a| address.is(a))
             }
             Grantee::Sid(sid) => {
                 user.distinguished_user.is_none()
                     && user
                         .sid
                         .as_deref()
-                        .is_some_and(|s| s.eq_ignore_ascii_case(sid))
+                        .and_then(|s| s.parse::<Sid>().ok())
+                        .is_some_and(|s| s == *sid)
             }
         }
     }
@@ -397,19 +389,15 @@ impl Grantee {
     fn user_id(&self) -> UserId {
         match self {
             Grantee::Address(a) => UserId {
-                primary_smtp_address: Some(a.clone()),
+                primary_smtp_address: Some(a.to_string()),
                 ..UserId::default()
             },
             Grantee::Sid(s) => UserId {
-                sid: Some(s.clone()),
+                sid: Some(s.to_string()),
                 ..UserId::default()
             },
-            Grantee::Default => UserId {
-                distinguished_user: Some(DistinguishedUser::Default),
-                ..UserId::default()
-            },
-            Grantee::Anonymous => UserId {
-                distinguished_user: Some(DistinguishedUser::Anonymous),
+            Grantee::Distinguished(user) => UserId {
+                distinguished_user: Some(*user),
                 ..UserId::default()
             },
         }
@@ -448,10 +436,10 @@ pub enum Edit {
 pub enum EditError {
     /// Default and Anonymous always have an entry; it can be set to None, not removed.
     #[error("the {0} entry cannot be removed; grant it the level None instead")]
-    DistinguishedRevoke(&'static str),
+    DistinguishedRevoke(DistinguishedUser),
     /// The calendar has no entry of its own for Default or Anonymous to change.
     #[error("the calendar has no {0} entry to change")]
-    NoDistinguishedEntry(&'static str),
+    NoDistinguishedEntry(DistinguishedUser),
 }
 
 /// Gives `grantee` the level `level`, changing nothing else.
@@ -469,26 +457,21 @@ pub fn grant(set: &mut PermissionSet, grantee: &Grantee, level: Level) -> Result
             after: level,
         });
     }
-    match grantee {
-        Grantee::Default => Err(EditError::NoDistinguishedEntry("Default")),
-        Grantee::Anonymous => Err(EditError::NoDistinguishedEntry("Anonymous")),
-        _ => {
-            set.entries.push(CalendarPermission {
-                user: grantee.user_id(),
-                rights: Rights::default(),
-                level,
-            });
-            Ok(Edit::Granted { level })
-        }
+    if let Grantee::Distinguished(user) = grantee {
+        return Err(EditError::NoDistinguishedEntry(*user));
     }
+    set.entries.push(CalendarPermission {
+        user: grantee.user_id(),
+        rights: Rights::default(),
+        level,
+    });
+    Ok(Edit::Granted { level })
 }
 
 /// Removes `grantee`'s entry, changing nothing else.
 pub fn revoke(set: &mut PermissionSet, grantee: &Grantee) -> Result<Edit, EditError> {
-    match grantee {
-        Grantee::Default => return Err(EditError::DistinguishedRevoke("Default")),
-        Grantee::Anonymous => return Err(EditError::DistinguishedRevoke("Anonymous")),
-        _ => {}
+    if let Grantee::Distinguished(user) = grantee {
+        return Err(EditError::DistinguishedRevoke(*user));
     }
     match set.entries.iter().position(|e| grantee.matches(&e.user)) {
         Some(index) => {
@@ -566,7 +549,7 @@ mod tests {
 
     #[test]
     fn every_named_level_has_distinct_rights_and_round_trips() {
-        for level in Level::NAMED {
+        for level in Level::named() {
             let rights = level.rights().unwrap();
             assert!(rights.is_complete());
             assert_eq!(Level::of_rights(&rights), level, "{level}");
@@ -603,13 +586,21 @@ mod tests {
     fn grantees() {
         assert_eq!(
             "svc@lab.example".parse::<Grantee>(),
-            Ok(Grantee::Address("svc@lab.example".into()))
+            Ok(Grantee::Address("svc@lab.example".parse().unwrap()))
         );
-        assert_eq!("default".parse::<Grantee>(), Ok(Grantee::Default));
+        assert_eq!(
+            "default".parse::<Grantee>(),
+            Ok(Grantee::Distinguished(DistinguishedUser::Default))
+        );
         assert_eq!(
             "s-1-5-21-1-2-3-1105".parse::<Grantee>(),
-            Ok(Grantee::Sid("S-1-5-21-1-2-3-1105".into()))
+            Ok(Grantee::Sid("S-1-5-21-1-2-3-1105".parse().unwrap()))
         );
+        assert_eq!(
+            Grantee::removable("Anonymous"),
+            Err(GranteeError::NotRemovable(DistinguishedUser::Anonymous))
+        );
+        assert!(Grantee::removable("svc@lab.example").is_ok());
         for bad in ["svc", "svc@", "a b@lab.example", "S-1-x", ""] {
             assert!(bad.parse::<Grantee>().is_err(), "{bad}");
         }
@@ -676,8 +667,11 @@ mod tests {
         assert_eq!(set.entries, expected);
         assert_eq!(revoke(&mut set, &boss), Ok(Edit::Unchanged { level: None }));
         assert_eq!(
-            revoke(&mut set, &Grantee::Default),
-            Err(EditError::DistinguishedRevoke("Default"))
+            revoke(
+                &mut set,
+                &Grantee::Distinguished(DistinguishedUser::Default)
+            ),
+            Err(EditError::DistinguishedRevoke(DistinguishedUser::Default))
         );
     }
 
@@ -687,7 +681,7 @@ mod tests {
         assert_eq!(
             grant(
                 &mut set,
-                &Grantee::Default,
+                &Grantee::Distinguished(DistinguishedUser::Default),
                 Level::FreeBusyTimeAndSubjectAndLocation
             ),
             Ok(Edit::Updated {
@@ -698,8 +692,14 @@ mod tests {
         assert_eq!(set.entries.len(), 5);
         let mut bare = PermissionSet::default();
         assert_eq!(
-            grant(&mut bare, &Grantee::Anonymous, Level::None),
-            Err(EditError::NoDistinguishedEntry("Anonymous"))
+            grant(
+                &mut bare,
+                &Grantee::Distinguished(DistinguishedUser::Anonymous),
+                Level::None
+            ),
+            Err(EditError::NoDistinguishedEntry(
+                DistinguishedUser::Anonymous
+            ))
         );
     }
 

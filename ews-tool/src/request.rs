@@ -3,9 +3,9 @@
 
 use std::fmt::Write as _;
 
-use crate::permissions::{
-    CalendarPermission, DistinguishedUser, ItemScope, Level, PermissionSet, ReadAccess, UserId,
-};
+use common::address::SmtpAddress;
+
+use crate::permissions::{CalendarPermission, Level, PermissionSet, UserId};
 use crate::version::ExchangeVersion;
 
 const ENVELOPE_OPEN: &str = concat!(
@@ -39,7 +39,7 @@ pub struct RequestHeader {
     /// `RequestServerVersion`.
     pub version: ExchangeVersion,
     /// `ExchangeImpersonation` as this SMTP address, instead of delegate access.
-    pub impersonate: Option<String>,
+    pub impersonate: Option<SmtpAddress>,
 }
 
 fn envelope(header: &RequestHeader, body: &str) -> String {
@@ -54,7 +54,7 @@ fn envelope(header: &RequestHeader, body: &str) -> String {
         let _ = write!(
             xml,
             "<t:ExchangeImpersonation><t:ConnectingSID><t:PrimarySmtpAddress>{}</t:PrimarySmtpAddress></t:ConnectingSID></t:ExchangeImpersonation>",
-            escape(address)
+            escape(address.as_str())
         );
     }
     xml.push_str("</soap:Header><soap:Body>");
@@ -66,13 +66,13 @@ fn envelope(header: &RequestHeader, body: &str) -> String {
 /// `GetFolder` for the calendar of `mailbox` (the distinguished id, whatever its localized
 /// name), asking for `folder:PermissionSet` by name: `AllProperties` does not return it since
 /// Exchange 2013. With impersonation the mailbox is the impersonated user's own.
-pub fn get_calendar(header: &RequestHeader, mailbox: &str) -> String {
+pub fn get_calendar(header: &RequestHeader, mailbox: &SmtpAddress) -> String {
     let folder = if header.impersonate.is_some() {
         r#"<t:DistinguishedFolderId Id="calendar"/>"#.to_owned()
     } else {
         format!(
             r#"<t:DistinguishedFolderId Id="calendar"><t:Mailbox><t:EmailAddress>{}</t:EmailAddress></t:Mailbox></t:DistinguishedFolderId>"#,
-            escape(mailbox)
+            escape(mailbox.as_str())
         )
     };
     envelope(
@@ -130,36 +130,33 @@ pub fn set_calendar_permissions(
 
 fn write_user(xml: &mut String, user: &UserId) {
     xml.push_str("<t:UserId>");
-    match user.distinguished_user {
-        // Default and Anonymous travel alone: with a SID or address Exchange answers
-        // ErrorInvalidUserInfo.
-        Some(DistinguishedUser::Default) => {
-            xml.push_str("<t:DistinguishedUser>Default</t:DistinguishedUser>");
+    // Default and Anonymous travel alone: with a SID or address Exchange answers
+    // ErrorInvalidUserInfo.
+    if let Some(distinguished) = user.distinguished_user {
+        let _ = write!(
+            xml,
+            "<t:DistinguishedUser>{distinguished}</t:DistinguishedUser>"
+        );
+    } else {
+        if let Some(sid) = &user.sid {
+            let _ = write!(xml, "<t:SID>{}</t:SID>", escape(sid));
         }
-        Some(DistinguishedUser::Anonymous) => {
-            xml.push_str("<t:DistinguishedUser>Anonymous</t:DistinguishedUser>");
+        if let Some(address) = &user.primary_smtp_address {
+            let _ = write!(
+                xml,
+                "<t:PrimarySmtpAddress>{}</t:PrimarySmtpAddress>",
+                escape(address)
+            );
         }
-        None => {
-            if let Some(sid) = &user.sid {
-                let _ = write!(xml, "<t:SID>{}</t:SID>", escape(sid));
-            }
-            if let Some(address) = &user.primary_smtp_address {
-                let _ = write!(
-                    xml,
-                    "<t:PrimarySmtpAddress>{}</t:PrimarySmtpAddress>",
-                    escape(address)
-                );
-            }
-            if user.sid.is_none()
-                && user.primary_smtp_address.is_none()
-                && let Some(external) = &user.external_user_identity
-            {
-                let _ = write!(
-                    xml,
-                    "<t:ExternalUserIdentity>{}</t:ExternalUserIdentity>",
-                    escape(external)
-                );
-            }
+        if user.sid.is_none()
+            && user.primary_smtp_address.is_none()
+            && let Some(external) = &user.external_user_identity
+        {
+            let _ = write!(
+                xml,
+                "<t:ExternalUserIdentity>{}</t:ExternalUserIdentity>",
+                escape(external)
+            );
         }
     }
     xml.push_str("</t:UserId>");
@@ -183,44 +180,30 @@ fn write_permission(xml: &mut String, entry: &CalendarPermission) {
         flag(xml, "IsFolderVisible", r.is_folder_visible);
         flag(xml, "IsFolderContact", r.is_folder_contact);
         if let Some(scope) = r.edit_items {
-            let _ = write!(xml, "<t:EditItems>{}</t:EditItems>", scope_name(scope));
+            let _ = write!(xml, "<t:EditItems>{scope}</t:EditItems>");
         }
         if let Some(scope) = r.delete_items {
-            let _ = write!(xml, "<t:DeleteItems>{}</t:DeleteItems>", scope_name(scope));
+            let _ = write!(xml, "<t:DeleteItems>{scope}</t:DeleteItems>");
         }
         if let Some(read) = r.read_items {
-            let _ = write!(xml, "<t:ReadItems>{}</t:ReadItems>", read_name(read));
+            let _ = write!(xml, "<t:ReadItems>{read}</t:ReadItems>");
         }
     }
     let _ = write!(
         xml,
         "<t:CalendarPermissionLevel>{}</t:CalendarPermissionLevel></t:CalendarPermission>",
-        entry.level.ews_name()
+        entry.level
     );
-}
-
-/// The schema's name of an item scope.
-pub fn scope_name(scope: ItemScope) -> &'static str {
-    match scope {
-        ItemScope::None => "None",
-        ItemScope::Owned => "Owned",
-        ItemScope::All => "All",
-    }
-}
-
-/// The schema's name of a read access.
-pub fn read_name(read: ReadAccess) -> &'static str {
-    match read {
-        ReadAccess::None => "None",
-        ReadAccess::TimeOnly => "TimeOnly",
-        ReadAccess::TimeAndSubjectAndLocation => "TimeAndSubjectAndLocation",
-        ReadAccess::FullDetails => "FullDetails",
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::permissions::{DistinguishedUser, ItemScope, ReadAccess};
+
+    fn address(text: &str) -> SmtpAddress {
+        text.parse().unwrap()
+    }
     use crate::permissions::{Level, Rights};
 
     fn header() -> RequestHeader {
@@ -234,22 +217,22 @@ mod tests {
     fn values_are_escaped() {
         assert_eq!(escape("a&b<c>\"d'"), "a&amp;b&lt;c&gt;&quot;d&apos;");
         assert_eq!(escape("x\u{1}y\tz"), "xy\tz");
-        let xml = get_calendar(&header(), "o'neil&co@lab.example");
+        let xml = get_calendar(&header(), &address("o'neil&co@lab.example"));
         assert!(xml.contains("<t:EmailAddress>o&apos;neil&amp;co@lab.example</t:EmailAddress>"));
     }
 
     #[test]
     fn get_folder_asks_for_the_permission_set_by_name() {
-        let xml = get_calendar(&header(), "anna@lab.example");
+        let xml = get_calendar(&header(), &address("anna@lab.example"));
         assert!(xml.contains(r#"<t:RequestServerVersion Version="Exchange2010_SP2"/>"#));
         assert!(xml.contains(r#"<t:FieldURI FieldURI="folder:PermissionSet"/>"#));
         assert!(xml.contains(r#"<t:DistinguishedFolderId Id="calendar"><t:Mailbox>"#));
         let impersonated = get_calendar(
             &RequestHeader {
-                impersonate: Some("anna@lab.example".into()),
+                impersonate: Some(address("anna@lab.example")),
                 ..header()
             },
-            "anna@lab.example",
+            &address("anna@lab.example"),
         );
         assert!(impersonated.contains(
             "<t:ExchangeImpersonation><t:ConnectingSID><t:PrimarySmtpAddress>anna@lab.example"

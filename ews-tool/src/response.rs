@@ -131,32 +131,6 @@ struct EntryBuilder {
     level: Option<Level>,
 }
 
-fn level_named(text: &str) -> Option<Level> {
-    if text == "Custom" {
-        return Some(Level::Custom);
-    }
-    Level::NAMED.into_iter().find(|l| l.ews_name() == text)
-}
-
-fn scope_named(text: &str) -> Option<ItemScope> {
-    match text {
-        "None" => Some(ItemScope::None),
-        "Owned" => Some(ItemScope::Owned),
-        "All" => Some(ItemScope::All),
-        _ => None,
-    }
-}
-
-fn read_named(text: &str) -> Option<ReadAccess> {
-    match text {
-        "None" => Some(ReadAccess::None),
-        "TimeOnly" => Some(ReadAccess::TimeOnly),
-        "TimeAndSubjectAndLocation" => Some(ReadAccess::TimeAndSubjectAndLocation),
-        "FullDetails" => Some(ReadAccess::FullDetails),
-        _ => None,
-    }
-}
-
 /// Parses a response body.
 pub fn parse(body: &[u8]) -> Result<Envelope, ParseError> {
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
@@ -343,21 +317,17 @@ fn close(name: &[u8], c: &mut Closing<'_>) {
             b"DisplayName" => entry.user.display_name = owned(),
             b"ExternalUserIdentity" => entry.user.external_user_identity = owned(),
             b"DistinguishedUser" => {
-                entry.user.distinguished_user = match text {
-                    "Default" => Some(DistinguishedUser::Default),
-                    "Anonymous" => Some(DistinguishedUser::Anonymous),
-                    _ => None,
-                };
+                entry.user.distinguished_user = DistinguishedUser::from_name(text);
             }
             b"CanCreateItems" => entry.rights.can_create_items = flag(),
             b"CanCreateSubFolders" => entry.rights.can_create_subfolders = flag(),
             b"IsFolderOwner" => entry.rights.is_folder_owner = flag(),
             b"IsFolderVisible" => entry.rights.is_folder_visible = flag(),
             b"IsFolderContact" => entry.rights.is_folder_contact = flag(),
-            b"EditItems" => entry.rights.edit_items = scope_named(text),
-            b"DeleteItems" => entry.rights.delete_items = scope_named(text),
-            b"ReadItems" => entry.rights.read_items = read_named(text),
-            b"CalendarPermissionLevel" | b"PermissionLevel" => entry.level = level_named(text),
+            b"EditItems" => entry.rights.edit_items = ItemScope::from_name(text),
+            b"DeleteItems" => entry.rights.delete_items = ItemScope::from_name(text),
+            b"ReadItems" => entry.rights.read_items = ReadAccess::from_name(text),
+            b"CalendarPermissionLevel" | b"PermissionLevel" => entry.level = Level::from_name(text),
             b"CalendarPermission" | b"Permission" => {
                 if let (Some(built), Some(set)) = (c.entry.take(), c.set.as_mut()) {
                     let level = built.level.unwrap_or_else(|| {

@@ -1,58 +1,31 @@
 //! `RequestServerVersion` values and the order to step down through when a server refuses one.
 
-use std::fmt;
 use std::str::FromStr;
 
-/// The schema versions a request can name (`t:ExchangeVersionType`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum ExchangeVersion {
-    /// Exchange 2010 SP2: accepted by 2010 SP2 and every later server; the default.
-    Exchange2010Sp2,
-    /// Exchange 2013.
-    Exchange2013,
-    /// Exchange 2013 SP1.
-    Exchange2013Sp1,
-    /// Exchange 2016.
-    Exchange2016,
-    /// The schema version 2016, 2019 and Subscription Edition report.
-    V2017_07_11,
-    /// Exchange 2019 (refused by 2019 itself with `ErrorInvalidRequest`).
-    Exchange2019,
+common::named! {
+    /// The schema versions a request can name (`t:ExchangeVersionType`), oldest first.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+    pub enum ExchangeVersion {
+        /// Exchange 2010 SP2: accepted by 2010 SP2 and every later server; the default.
+        Exchange2010Sp2 = "Exchange2010_SP2",
+        /// Exchange 2013.
+        Exchange2013 = "Exchange2013",
+        /// Exchange 2013 SP1.
+        Exchange2013Sp1 = "Exchange2013_SP1",
+        /// Exchange 2016.
+        Exchange2016 = "Exchange2016",
+        /// The schema version 2016, 2019 and Subscription Edition report.
+        V2017_07_11 = "V2017_07_11",
+        /// Exchange 2019 (refused by 2019 itself with `ErrorInvalidRequest`).
+        Exchange2019 = "Exchange2019",
+    }
 }
 
 impl ExchangeVersion {
-    /// All, oldest first.
-    pub const ALL: [ExchangeVersion; 6] = [
-        ExchangeVersion::Exchange2010Sp2,
-        ExchangeVersion::Exchange2013,
-        ExchangeVersion::Exchange2013Sp1,
-        ExchangeVersion::Exchange2016,
-        ExchangeVersion::V2017_07_11,
-        ExchangeVersion::Exchange2019,
-    ];
-
-    /// The `Version` attribute value.
-    pub fn name(self) -> &'static str {
-        match self {
-            ExchangeVersion::Exchange2010Sp2 => "Exchange2010_SP2",
-            ExchangeVersion::Exchange2013 => "Exchange2013",
-            ExchangeVersion::Exchange2013Sp1 => "Exchange2013_SP1",
-            ExchangeVersion::Exchange2016 => "Exchange2016",
-            ExchangeVersion::V2017_07_11 => "V2017_07_11",
-            ExchangeVersion::Exchange2019 => "Exchange2019",
-        }
-    }
-
     /// The version to try after this one was refused: the next older one, down to 2010 SP2.
     pub fn step_down(self) -> Option<ExchangeVersion> {
         let index = Self::ALL.iter().position(|v| *v == self)?;
         index.checked_sub(1).map(|i| Self::ALL[i])
-    }
-}
-
-impl fmt::Display for ExchangeVersion {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
     }
 }
 
@@ -61,12 +34,17 @@ impl FromStr for ExchangeVersion {
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         Self::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|v| v.name().eq_ignore_ascii_case(text.trim()))
             .ok_or_else(|| {
                 format!(
                     "\"{text}\" is not a server version; use one of {}",
-                    Self::ALL.map(ExchangeVersion::name).join(", ")
+                    Self::ALL
+                        .iter()
+                        .map(|v| v.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )
             })
     }

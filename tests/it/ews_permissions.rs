@@ -388,6 +388,8 @@ fn default_gets_a_level_and_cannot_be_revoked() {
         "{}",
         out.stderr
     );
+    // Refused while parsing the command line, before any request: the line names the option.
+    assert!(out.stderr.contains("--from"), "{}", out.stderr);
 }
 
 #[test]

@@ -56,7 +56,7 @@ pub async fn run(args: AddMemberArgs, ctx: &Context) -> Result<ExitStatus, Comma
         membership::add_members(&mut directory, &group_dn, &args.members, args.dry_run).await;
     let mut reporter = ctx.reporter(Shape::Many, ("member", "members"));
     for (record, error) in &outcomes {
-        reporter.item(record, record.action.word(), error.as_ref(), |w| {
+        reporter.item(record, record.action.name(), error.as_ref(), |w| {
             record.write_line(w)
         })?;
     }

@@ -11,7 +11,7 @@ use common::{CommandError, ExitStatus};
 use ldap3::{Mod, Scope as SearchScope};
 use serde::Serialize;
 
-use crate::account::{CommonName, MailAddress, SamAccountName};
+use crate::account::{CommonName, SamAccountName};
 use crate::context::{Context, batch_status};
 use crate::directory::{Directory, escape_filter_value};
 use crate::dn::Dn;
@@ -21,6 +21,7 @@ use crate::ldif;
 use crate::lookup::{self, Kind};
 use crate::membership::{self, MemberRecord};
 use crate::record::{Action, ChangeRecord, ErrorRecord};
+use common::address::SmtpAddress;
 
 /// Options of `create-group`.
 #[derive(Debug, Clone, Args)]
@@ -57,7 +58,7 @@ pub struct CreateGroupArgs {
 
     /// The mail attribute (Exchange routes mail to the group only once it is mail-enabled)
     #[arg(long, value_name = "ADDRESS")]
-    pub mail: Option<MailAddress>,
+    pub mail: Option<SmtpAddress>,
 
     /// A member to add: sAMAccountName, UPN or DN (repeat); existing members are never removed
     #[arg(long = "member", value_name = "NAME")]
@@ -110,7 +111,7 @@ pub struct GroupRecord {
 
 impl GroupRecord {
     fn write_human(&self, out: &mut impl Write) -> io::Result<()> {
-        let action = self.action.map_or("", Action::word);
+        let action = self.action.map_or("", Action::name);
         writeln!(out, "{action}  {}  {}", self.sam_account_name, self.dn)?;
         if let Some(plan) = &self.plan {
             write!(out, "{plan}")?;

@@ -24,7 +24,7 @@ use common::output::write_error;
 pub struct CheckArgs {
     /// Also check access to this mailbox's calendar; repeat for more
     #[arg(long = "mailbox", value_name = "ADDRESS")]
-    pub mailboxes: Vec<String>,
+    pub mailboxes: Vec<common::address::SmtpAddress>,
 }
 
 /// Access to one mailbox.
@@ -129,15 +129,15 @@ pub async fn run(args: CheckArgs, ctx: &Context) -> Result<ExitStatus, CommandEr
     for mailbox in &args.mailboxes {
         let access = match client.calendar(mailbox).await {
             Ok(folder) => MailboxAccess {
-                mailbox: mailbox.clone(),
+                mailbox: mailbox.to_string(),
                 access: true,
                 entries: folder.permissions.map(|p| p.entries.len()),
                 error: None,
             },
             Err(e) => {
-                let error = error::explain(&e, who).with_item(mailbox);
+                let error = error::explain(&e, who).with_item(mailbox.to_string());
                 let access = MailboxAccess {
-                    mailbox: mailbox.clone(),
+                    mailbox: mailbox.to_string(),
                     access: false,
                     entries: None,
                     error: Some(ErrorRecord {

@@ -137,7 +137,7 @@ pub async fn run(args: ListArgs, ctx: &Context) -> Result<ExitStatus, CommandErr
                 .permissions
                 .unwrap_or_default();
             Ok(CalendarRecord {
-                mailbox,
+                mailbox: mailbox.to_string(),
                 entries: set.entries.iter().map(EntryRecord::from).collect(),
                 unknown_entries: set.unknown_entries,
                 error: None,

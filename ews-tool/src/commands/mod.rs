@@ -3,6 +3,7 @@
 use std::future::Future;
 
 use clap::{CommandFactory, Subcommand};
+use common::address::SmtpAddress;
 use common::report::Reporter;
 use common::{CommandError, ExitStatus};
 
@@ -103,7 +104,7 @@ pub(crate) async fn each_mailbox<R, Fut>(
     ctx: &Context,
     entries: Vec<MailboxEntry>,
     concurrency: usize,
-    work: impl Fn(String) -> Fut,
+    work: impl Fn(SmtpAddress) -> Fut,
     failed: impl Fn(&str, &CommandError) -> R,
     mut also: impl FnMut(&R) -> Result<(), CommandError>,
 ) -> Result<Reporter, CommandError>
@@ -124,12 +125,12 @@ where
         |entry| {
             let work = &work;
             async move {
-                let result = match entry.problem {
-                    Some(problem) => Err(CommandError::usage(problem).with_code("mailboxes")),
-                    None => work(entry.address.clone()).await,
+                let result = match entry.address {
+                    Err(problem) => Err(CommandError::usage(problem).with_code("mailboxes")),
+                    Ok(address) => work(address).await,
                 };
-                let result = result.map_err(|e| e.with_item(entry.address.clone()));
-                (entry.address, result)
+                let result = result.map_err(|e| e.with_item(entry.text.clone()));
+                (entry.text, result)
             }
         },
         |(mailbox, result)| {

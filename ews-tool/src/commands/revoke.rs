@@ -17,7 +17,7 @@ use crate::permissions::Grantee;
 ))]
 pub struct RevokeArgs {
     /// Whose entry: a user's or group's SMTP address, or a SID
-    #[arg(long, value_name = "GRANTEE")]
+    #[arg(long, value_name = "GRANTEE", value_parser = Grantee::removable)]
     pub from: Grantee,
 
     /// Which mailboxes.

@@ -137,17 +137,20 @@ impl Shared {
     }
 }
 
-type Failure = (Option<String>, CommandError);
-
-/// The code of an account the run did not start because it was stopping.
-const NOT_STARTED: &str = "not-started";
+/// Why an account was not made as asked.
+enum Failure {
+    /// The run began to stop before the account was started.
+    NotStarted,
+    /// It failed: the error, and the DN it concerns when that is known.
+    At(Option<String>, CommandError),
+}
 
 fn at(dn: &Dn) -> impl Fn(CommandError) -> Failure + '_ {
-    move |error| (Some(dn.to_string()), error)
+    move |error| Failure::At(Some(dn.to_string()), error)
 }
 
 fn explain_at(dn: &Dn) -> impl Fn(DirectoryError) -> Failure + '_ {
-    move |error| (Some(dn.to_string()), failure::explain(&error))
+    move |error| Failure::At(Some(dn.to_string()), failure::explain(&error))
 }
 
 /// Works on one account; `None` when the run was stopping and it was not started. Failures
@@ -172,8 +175,8 @@ pub async fn process(
     match converge(&mut directory, shared, &spec, &dn, &item.found).await {
         Ok(record) => Some((record, None)),
         // Waiting for the password file while the run began to stop: never started.
-        Err((_, error)) if error.code == NOT_STARTED => None,
-        Err((dn, error)) => {
+        Err(Failure::NotStarted) => None,
+        Err(Failure::At(dn, error)) => {
             let record = AccountRecord::failed(spec.label(), dn, &error);
             Some((record, Some(error.with_item(spec.label()))))
         }
@@ -214,7 +217,7 @@ fn conflict_error(spec: &AccountSpec, conflict: Conflict) -> Failure {
             .with_hint("choose another --sam-account-name, or give the --path it is in")
             .with_code("exists"),
         ),
-        Conflict::UpnTaken { upn, holder } => (
+        Conflict::UpnTaken { upn, holder } => Failure::At(
             None,
             CommandError::new(
                 ExitStatus::ItemsFailed,
@@ -320,10 +323,7 @@ async fn record_before<'a>(
     };
     let mut guard = file.lock().await.map_err(record_failed)?;
     if shared.stopping() {
-        return Err(at(dn)(
-            CommandError::new(ExitStatus::ItemsFailed, "not started: the run was stopping")
-                .with_code(NOT_STARTED),
-        ));
+        return Err(Failure::NotStarted);
     }
     let row = guard
         .write(spec.sam_account_name.as_str(), secret)
@@ -376,18 +376,18 @@ async fn create(
         }
     }
     drop(recorded);
-    let mut record = read_record(directory, dn).await.map_err(|(dn, e)| {
-        (
-            dn,
-            CommandError {
-                message: format!(
+    let mut record = read_record(directory, dn)
+        .await
+        .map_err(|failure| match failure {
+            Failure::At(dn, e) => {
+                let message = format!(
                     "the account was created but could not be read back: {}",
                     e.message
-                ),
-                ..e
-            },
-        )
-    })?;
+                );
+                Failure::At(dn, CommandError { message, ..e })
+            }
+            not_started @ Failure::NotStarted => not_started,
+        })?;
     record.action = Some(Action::Created);
     hand_out(shared, password, &mut record);
     Ok(record)

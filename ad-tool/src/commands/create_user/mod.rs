@@ -147,7 +147,7 @@ pub async fn run(args: CreateUserArgs, ctx: &Context) -> Result<ExitStatus, Comm
             let Some((record, error)) = result else {
                 return Ok(()); // not started: the run was stopping
             };
-            let action = record.action.map_or("failed", Action::word);
+            let action = record.action.map_or("failed", Action::name);
             // One account that was made or read shows in full; a failure, or a batch, is a line.
             reporter.item(&record, action, error.as_ref(), |w| {
                 if batch || error.is_some() {
