@@ -31,9 +31,6 @@ const ABOUT: &str = "Create Active Directory service accounts exactly as New-ADU
     version,
     about = ABOUT,
     propagate_version = true,
-    mut_subcommand("config", |config| config.mut_subcommand("show", |show| show.help_template(
-        common::help_template!("  ad-tool config show\n  ad-tool --profile corp config show -o json")
-    ))),
     mut_arg("user", |a| a.help("Who binds: a UPN (admin@corp.example), DOMAIN\\name, or a DN")),
     help_template = common::help_template!(
         "  ad-tool --server dc1.corp.example --user admin@corp.example --password-file ~/.ad-admin \\

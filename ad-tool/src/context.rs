@@ -64,22 +64,15 @@ impl Context {
 
     async fn discover(&self, domain: &str) -> Result<Vec<Endpoint>, CommandError> {
         let c = &self.connection;
-        let servers = match c.dns_server {
-            Some(server) => vec![server],
-            None => dns::system_nameservers(),
-        };
         let not_found = |reason: String| {
             CommandError::new(ExitStatus::Connect, format!("cannot find a domain controller of {domain} through DNS ({reason})"))
                 .with_hint("check the domain name, ask a DNS server of the domain with --dns-server, or give --server")
                 .with_code("discovery")
         };
-        if servers.is_empty() {
-            return Err(not_found(dns::DnsError::NoServer.to_string()));
-        }
-        let targets =
-            dns::domain_controllers(domain, &servers, Duration::from_secs(c.timeout.min(10)))
-                .await
-                .map_err(|e| not_found(e.to_string()))?;
+        let timeout = Duration::from_secs(c.timeout.min(10));
+        let targets = dns::domain_controllers(domain, c.dns_server, timeout)
+            .await
+            .map_err(|e| not_found(e.to_string()))?;
         log::info!(
             "domain controllers of {domain}: {}",
             targets

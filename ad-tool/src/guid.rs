@@ -1,5 +1,5 @@
 //! GUIDs as AD stores them (`objectGUID`, ACE object types): 16 bytes whose first three fields
-//! are little-endian (MS-DTYP 2.3.4).
+//! are little-endian (MS-DTYP 2.3.4); the uuid crate reads and writes that order.
 
 use std::fmt;
 use std::str::FromStr;
@@ -17,60 +17,21 @@ impl Guid {
     /// User-Change-Password, the control access right behind "User cannot change password"
     /// (MS-ADTS 5.1.3.2.1).
     pub const USER_CHANGE_PASSWORD: Guid =
-        Guid::from_text_const(*b"ab721a53-1e2f-11d0-9819-00aa0040529b");
+        Guid(uuid::uuid!("ab721a53-1e2f-11d0-9819-00aa0040529b").to_bytes_le());
 
     /// Reads 16 bytes.
     pub fn from_slice(bytes: &[u8]) -> Option<Self> {
         <[u8; 16]>::try_from(bytes).ok().map(Guid)
     }
 
-    const fn from_text_const(text: [u8; 36]) -> Guid {
-        const fn hex(c: u8) -> u8 {
-            match c {
-                b'0'..=b'9' => c - b'0',
-                b'a'..=b'f' => c - b'a' + 10,
-                b'A'..=b'F' => c - b'A' + 10,
-                _ => panic!("not a hex digit"),
-            }
-        }
-        const fn byte(text: &[u8; 36], at: usize) -> u8 {
-            hex(text[at]) << 4 | hex(text[at + 1])
-        }
-        // Text positions of each stored byte: data1..data3 reversed, data4 in order.
-        const ORDER: [usize; 16] = [6, 4, 2, 0, 11, 9, 16, 14, 19, 21, 24, 26, 28, 30, 32, 34];
-        let mut out = [0u8; 16];
-        let mut i = 0;
-        while i < 16 {
-            out[i] = byte(&text, ORDER[i]);
-            i += 1;
-        }
-        Guid(out)
+    fn uuid(self) -> uuid::Uuid {
+        uuid::Uuid::from_bytes_le(self.0)
     }
 }
 
 impl fmt::Display for Guid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let b = &self.0;
-        write!(
-            f,
-            "{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
-            b[3],
-            b[2],
-            b[1],
-            b[0],
-            b[5],
-            b[4],
-            b[7],
-            b[6],
-            b[8],
-            b[9],
-            b[10],
-            b[11],
-            b[12],
-            b[13],
-            b[14],
-            b[15]
-        )
+        self.uuid().hyphenated().fmt(f)
     }
 }
 
@@ -83,23 +44,19 @@ impl fmt::Debug for Guid {
 impl FromStr for Guid {
     type Err = GuidError;
 
+    /// The hyphenated form, with or without braces.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let trimmed = text.trim().trim_start_matches('{').trim_end_matches('}');
-        let bytes = trimmed.as_bytes();
-        let shape_ok = bytes.len() == 36
-            && bytes.iter().enumerate().all(|(i, c)| {
-                if [8, 13, 18, 23].contains(&i) {
-                    *c == b'-'
-                } else {
-                    c.is_ascii_hexdigit()
-                }
-            });
-        if !shape_ok {
+        let trimmed = text.trim();
+        let bare = trimmed
+            .strip_prefix('{')
+            .and_then(|t| t.strip_suffix('}'))
+            .unwrap_or(trimmed);
+        if bare.len() != 36 {
             return Err(GuidError(text.to_owned()));
         }
-        let mut fixed = [0u8; 36];
-        fixed.copy_from_slice(bytes);
-        Ok(Guid::from_text_const(fixed))
+        uuid::Uuid::try_parse(bare)
+            .map(|u| Guid(u.to_bytes_le()))
+            .map_err(|_| GuidError(text.to_owned()))
     }
 }
 

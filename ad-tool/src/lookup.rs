@@ -3,7 +3,9 @@
 use common::{CommandError, ExitStatus};
 use ldap3::Scope;
 
-use crate::directory::{Directory, Entry, escape_filter_value};
+use ldap3::ldap_escape;
+
+use crate::directory::{Directory, Entry};
 use crate::dn::Dn;
 use crate::failure;
 
@@ -47,7 +49,7 @@ impl Kind {
 
 /// The search filter for `name` as a sAMAccountName, or a UPN or mail address when it holds '@'.
 pub fn name_filter(kind: Kind, name: &str) -> String {
-    let value = escape_filter_value(name);
+    let value = ldap_escape(name);
     let by_name = if name.contains('@') {
         format!("(|(userPrincipalName={value})(mail={value}))")
     } else {

@@ -5,8 +5,8 @@ use std::fmt::Write as _;
 use clap::ValueEnum;
 use serde::Serialize;
 
-use crate::directory::escape_filter_value;
 use crate::dn::Dn;
+use ldap3::ldap_escape;
 
 /// `msExchRecipientTypeDetails` values of mailboxes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum, Serialize)]
@@ -68,7 +68,7 @@ pub fn mailbox_filter(types: &[RecipientType], group: Option<&Dn>) -> String {
         .map(|g| {
             format!(
                 "(memberOf:1.2.840.113556.1.4.1941:={})",
-                escape_filter_value(&g.to_string())
+                ldap_escape(g.to_string())
             )
         })
         .unwrap_or_default();

@@ -8,7 +8,9 @@ use ldap3::{Mod, Scope};
 use serde::Serialize;
 
 use crate::diagnostic::rc;
-use crate::directory::{Directory, DirectoryError, escape_filter_value};
+use ldap3::ldap_escape;
+
+use crate::directory::{Directory, DirectoryError};
 use crate::dn::Dn;
 use crate::failure;
 use crate::lookup::{self, Kind};
@@ -66,7 +68,7 @@ pub async fn is_member(
     group: &Dn,
     member: &Dn,
 ) -> Result<bool, DirectoryError> {
-    let filter = format!("(member={})", escape_filter_value(&member.to_string()));
+    let filter = format!("(member={})", ldap_escape(member.to_string()));
     Ok(!directory
         .search(group, Scope::Base, &filter, &["objectClass"])
         .await?

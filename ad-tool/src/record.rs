@@ -332,20 +332,13 @@ impl AccountRecord {
     }
 }
 
-/// `whenCreated` (`20261129210042.0Z`) as `2026-11-29T21:00:42Z`.
+/// `whenCreated` (GeneralizedTime, `20261129210042.0Z`) as `2026-11-29T21:00:42Z`; text that
+/// is not one as it is.
 fn generalized_time(text: &str) -> String {
-    let digits: String = text.chars().take_while(char::is_ascii_digit).collect();
-    if digits.len() < 14 {
-        return text.to_owned();
-    }
-    format!(
-        "{}-{}-{}T{}:{}:{}Z",
-        &digits[0..4],
-        &digits[4..6],
-        &digits[6..8],
-        &digits[8..10],
-        &digits[10..12],
-        &digits[12..14]
+    let seconds = text.split(['.', ',', 'Z']).next().unwrap_or(text);
+    jiff::civil::DateTime::strptime("%Y%m%d%H%M%S", seconds).map_or_else(
+        |_| text.to_owned(),
+        |t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
     )
 }
 

@@ -16,14 +16,14 @@
 /// ```
 #[macro_export]
 macro_rules! help_template {
-    ($examples:literal) => {
+    ($examples:expr) => {
         concat!(
             "{before-help}{about-with-newline}\n{usage-heading} {usage}\n\n{all-args}{after-help}\n\nExamples:\n",
             $examples,
             "\n"
         )
     };
-    ($examples:literal, $closing:literal) => {
+    ($examples:expr, $closing:expr) => {
         concat!(
             "{before-help}{about-with-newline}\n{usage-heading} {usage}\n\n{all-args}{after-help}\n\nExamples:\n",
             $examples,

@@ -16,6 +16,8 @@
 //! - [`base64`]: standard base64.
 //! - [`batch`]: many items at once, results in input order, no head-of-line blocking.
 //! - [`names`]: enums whose values have one name each, for output and parsing alike.
+//! - [`filetime`]: Windows FILETIME, the clock of AD attributes and NTLM.
+//! - [`sync`]: locks whose data outlive a panic.
 //! - [`text`]: refusing control and invisible characters in values.
 //! - [`tool`]: the entry every tool runs through.
 //! - [`interrupt`]: Ctrl-C and SIGTERM: finish what is in flight, then stop.
@@ -32,6 +34,7 @@ pub mod config;
 pub mod error;
 pub mod exit;
 pub mod files;
+pub mod filetime;
 pub mod help;
 pub mod interrupt;
 pub mod logging;
@@ -42,6 +45,7 @@ pub mod report;
 pub mod secret;
 pub mod settings;
 pub mod sid;
+pub mod sync;
 pub mod text;
 pub mod tls;
 pub mod tool;

@@ -211,7 +211,7 @@ fn warn_if_readable_by_others(path: &Path) {
 fn warn_if_readable_by_others(_path: &Path) {}
 
 /// Writes a secret to a new file only its owner can read (0600 on Unix); refuses to overwrite.
-pub fn write_private_file(path: &Path, contents: &str) -> io::Result<()> {
+pub fn write_private_file(path: &Path, contents: impl AsRef<[u8]>) -> io::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -221,7 +221,7 @@ pub fn write_private_file(path: &Path, contents: &str) -> io::Result<()> {
         options.mode(0o600);
     }
     let mut file = options.open(path)?;
-    file.write_all(contents.as_bytes())?;
+    file.write_all(contents.as_ref())?;
     file.sync_all()
 }
 

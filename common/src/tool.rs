@@ -78,3 +78,55 @@ pub fn completions(
     std::io::Write::flush(&mut out).map_err(crate::output::write_error)?;
     Ok(ExitStatus::Success)
 }
+
+/// Declares `Housekeeping`, the subcommands every tool has (`config show` and `completions`),
+/// with help examples that name the tool; the tool's command enum flattens it and runs it with
+/// [`Housekeeping::run`](#method.run).
+#[macro_export]
+macro_rules! housekeeping {
+    ($name:literal) => {
+        /// The subcommands every tool has.
+        #[derive(Debug, ::clap::Subcommand)]
+        pub enum Housekeeping {
+            /// Show the settings in effect and where each came from
+            #[command(
+                help_template = $crate::help_template!(concat!(
+                    "  ", $name, " config show\n  ", $name, " --profile corp config show -o json"
+                )),
+                mut_subcommand("show", |show| show.help_template($crate::help_template!(concat!(
+                    "  ", $name, " config show\n  ", $name, " --profile corp config show -o json"
+                ))))
+            )]
+            Config($crate::args::ConfigArgs),
+            /// Print a shell completion script
+            #[command(help_template = $crate::help_template!(concat!(
+                "  ", $name, " completions bash > /etc/bash_completion.d/", $name, "\n",
+                "  ", $name, " completions zsh > ~/.zfunc/_", $name, "\n",
+                "  ", $name, " completions fish > ~/.config/fish/completions/", $name, ".fish"
+            )))]
+            Completions($crate::args::CompletionsArgs),
+        }
+
+        impl Housekeeping {
+            /// Runs it against the tool's whole `command`.
+            pub fn run(
+                self,
+                command: ::clap::Command,
+                global: &$crate::args::GlobalArgs,
+                provenance: &$crate::settings::Provenance,
+                password_env: &str,
+            ) -> Result<$crate::ExitStatus, $crate::CommandError> {
+                match self {
+                    Housekeeping::Config(args) => match args.action {
+                        $crate::args::ConfigAction::Show => {
+                            $crate::tool::config_show(&command, global, provenance, password_env)
+                        }
+                    },
+                    Housekeeping::Completions(args) => {
+                        $crate::tool::completions(&args, command, $name)
+                    }
+                }
+            }
+        }
+    };
+}

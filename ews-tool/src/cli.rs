@@ -28,9 +28,6 @@ const ABOUT: &str = "Grant, list and revoke calendar permissions on many mailbox
     version,
     about = ABOUT,
     propagate_version = true,
-    mut_subcommand("config", |config| config.mut_subcommand("show", |show| show.help_template(
-        common::help_template!("  ews-tool config show\n  ews-tool --profile corp config show -o json")
-    ))),
     mut_arg("user", |a| a.help("Who logs on to Exchange: DOMAIN\\name or a UPN (svc-mytt@corp.example)")),
     help_template = common::help_template!(
         "  ad-tool mailboxes --base \"OU=Staff,DC=corp,DC=example\" \\

@@ -30,21 +30,10 @@ pub mod version;
 
 /// Runs the tool with these arguments (the first is the program name) and returns its exit code.
 pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
-    common::tool::run(
-        common::tool::Tool {
-            name: "ews-tool",
-            own_crates: &["ews_tool", "common"],
-        },
-        args.into_iter().collect(),
-        cli::parse,
-        |cli| &cli.global,
-        |cli, provenance| async move {
-            let ctx = context::Context {
-                global: cli.global,
-                server: cli.server,
-                provenance,
-            };
-            commands::dispatch(cli.command, &ctx).await
-        },
-    )
+    let tool = common::tool::Tool {
+        name: "ews-tool",
+        own_crates: &["ews_tool", "common"],
+    };
+    let args = args.into_iter().collect();
+    common::tool::run(tool, args, cli::parse, |cli| &cli.global, commands::run)
 }

@@ -304,12 +304,7 @@ pub fn authenticate(
 
 /// The current time as a Windows FILETIME.
 pub fn now_filetime() -> u64 {
-    let since_unix = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    since_unix.as_secs() * 10_000_000
-        + u64::from(since_unix.subsec_nanos() / 100)
-        + 116_444_736_000_000_000
+    u64::try_from(common::filetime::now()).unwrap_or_default()
 }
 
 /// Eight random bytes for the client challenge.

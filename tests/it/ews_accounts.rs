@@ -39,7 +39,7 @@ fn new_service_account(prefix: &str) -> (String, tempfile::TempDir, std::path::P
     let password_file = dir.path().join("password");
     common::secret::write_private_file(
         &password_file,
-        &crate::support::generated_password(&generated, &sam),
+        crate::support::generated_password(&generated, &sam),
     )
     .unwrap();
     (sam, dir, password_file)

@@ -136,17 +136,6 @@ pub fn issue(
     };
     std::fs::write(&pki.ca_file, pki.ca_cert.to_pem()?)?;
     std::fs::write(&pki.cert_file, cert.to_pem()?)?;
-    write_private(&pki.key_file, &key.private_key_to_pem_pkcs8()?)?;
+    common::secret::write_private_file(&pki.key_file, key.private_key_to_pem_pkcs8()?)?;
     Ok(pki)
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(bytes)
 }

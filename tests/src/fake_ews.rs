@@ -42,7 +42,7 @@ impl FakeEws {
             .map_err(|e| e.to_string())?;
         common::secret::write_private_file(
             &key_file,
-            &String::from_utf8_lossy(&key.private_key_to_pem_pkcs8().map_err(|e| e.to_string())?),
+            key.private_key_to_pem_pkcs8().map_err(|e| e.to_string())?,
         )
         .map_err(|e| e.to_string())?;
         let capture_dir = dir.path().join("capture");

@@ -186,14 +186,7 @@ fn ensure_on_loopback(address: Ipv4Addr) -> Result<bool, LabError> {
 }
 
 fn write_private(path: &Path, text: &str) -> Result<(), LabError> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| lab_error(format!("cannot write {}: {e}", path.display())))?;
-    file.write_all(text.as_bytes())
+    common::secret::write_private_file(path, text)
         .map_err(|e| lab_error(format!("cannot write {}: {e}", path.display())))
 }
 

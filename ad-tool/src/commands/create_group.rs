@@ -13,7 +13,9 @@ use serde::Serialize;
 
 use crate::account::{CommonName, SamAccountName};
 use crate::context::{Context, batch_status};
-use crate::directory::{Directory, escape_filter_value};
+use ldap3::ldap_escape;
+
+use crate::directory::Directory;
 use crate::dn::Dn;
 use crate::failure;
 use crate::group::{self, Category, Scope};
@@ -182,8 +184,8 @@ pub async fn run(args: CreateGroupArgs, ctx: &Context) -> Result<ExitStatus, Com
 
     let filter = format!(
         "(|(sAMAccountName={})(distinguishedName={}))",
-        escape_filter_value(sam.as_str()),
-        escape_filter_value(&dn.to_string())
+        ldap_escape(sam.as_str()),
+        ldap_escape(dn.to_string())
     );
     let base = directory.naming_context.clone();
     let found = directory

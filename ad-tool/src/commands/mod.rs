@@ -1,6 +1,7 @@
 //! The subcommands, one module each, and the dispatch between them.
 
 use clap::Subcommand;
+use common::settings::Provenance;
 use common::{CommandError, ExitStatus};
 
 use clap::CommandFactory;
@@ -14,6 +15,8 @@ pub mod create_user;
 pub mod delete_user;
 pub mod mailboxes;
 pub mod show_user;
+
+common::housekeeping!("ad-tool");
 
 /// What `ad-tool` can do.
 #[derive(Debug, Subcommand)]
@@ -30,19 +33,19 @@ pub enum Command {
     AddMember(add_member::AddMemberArgs),
     /// List mailboxes' primary SMTP addresses, one per line
     Mailboxes(mailboxes::MailboxesArgs),
-    /// Show the settings in effect and where each came from
-    #[command(help_template = common::help_template!(
-        "  ad-tool config show
-  ad-tool --profile corp config show -o json"
-    ))]
-    Config(common::args::ConfigArgs),
-    /// Print a shell completion script
-    #[command(help_template = common::help_template!(
-        "  ad-tool completions bash > /etc/bash_completion.d/ad-tool
-  ad-tool completions zsh > ~/.zfunc/_ad-tool
-  ad-tool completions fish > ~/.config/fish/completions/ad-tool.fish"
-    ))]
-    Completions(common::args::CompletionsArgs),
+    /// `config show` and `completions`.
+    #[command(flatten)]
+    Housekeeping(Housekeeping),
+}
+
+/// Runs what the command line asks for.
+pub async fn run(cli: Cli, provenance: Provenance) -> Result<ExitStatus, CommandError> {
+    let ctx = Context {
+        global: cli.global,
+        connection: cli.connection,
+        provenance,
+    };
+    dispatch(cli.command, &ctx).await
 }
 
 /// Runs the chosen subcommand.
@@ -54,14 +57,8 @@ pub async fn dispatch(command: Command, ctx: &Context) -> Result<ExitStatus, Com
         Command::CreateGroup(args) => create_group::run(args, ctx).await,
         Command::AddMember(args) => add_member::run(args, ctx).await,
         Command::Mailboxes(args) => mailboxes::run(args, ctx).await,
-        Command::Config(args) => match args.action {
-            common::args::ConfigAction::Show => common::tool::config_show(
-                &Cli::command(),
-                &ctx.global,
-                &ctx.provenance,
-                PASSWORD_ENV,
-            ),
-        },
-        Command::Completions(args) => common::tool::completions(&args, Cli::command(), "ad-tool"),
+        Command::Housekeeping(command) => {
+            command.run(Cli::command(), &ctx.global, &ctx.provenance, PASSWORD_ENV)
+        }
     }
 }

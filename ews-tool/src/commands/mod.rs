@@ -5,6 +5,7 @@ use std::future::Future;
 use clap::{CommandFactory, Subcommand};
 use common::address::SmtpAddress;
 use common::report::Reporter;
+use common::settings::Provenance;
 use common::{CommandError, ExitStatus};
 
 use crate::batch::{self, EditRequest};
@@ -20,6 +21,8 @@ pub mod grant;
 pub mod list;
 pub mod revoke;
 
+common::housekeeping!("ews-tool");
+
 /// What `ews-tool` can do.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -31,19 +34,19 @@ pub enum Command {
     List(list::ListArgs),
     /// Connect, log on, report the server version and, with --mailbox, access to the mailboxes
     Check(check::CheckArgs),
-    /// Show the settings in effect and where each came from
-    #[command(help_template = common::help_template!(
-        "  ews-tool config show
-  ews-tool --profile corp config show -o json"
-    ))]
-    Config(common::args::ConfigArgs),
-    /// Print a shell completion script
-    #[command(help_template = common::help_template!(
-        "  ews-tool completions bash > /etc/bash_completion.d/ews-tool
-  ews-tool completions zsh > ~/.zfunc/_ews-tool
-  ews-tool completions fish > ~/.config/fish/completions/ews-tool.fish"
-    ))]
-    Completions(common::args::CompletionsArgs),
+    /// `config show` and `completions`.
+    #[command(flatten)]
+    Housekeeping(Housekeeping),
+}
+
+/// Runs what the command line asks for.
+pub async fn run(cli: Cli, provenance: Provenance) -> Result<ExitStatus, CommandError> {
+    let ctx = Context {
+        global: cli.global,
+        server: cli.server,
+        provenance,
+    };
+    dispatch(cli.command, &ctx).await
 }
 
 /// Runs the chosen subcommand.
@@ -53,15 +56,9 @@ pub async fn dispatch(command: Command, ctx: &Context) -> Result<ExitStatus, Com
         Command::Revoke(args) => revoke::run(args, ctx).await,
         Command::List(args) => list::run(args, ctx).await,
         Command::Check(args) => check::run(args, ctx).await,
-        Command::Config(args) => match args.action {
-            common::args::ConfigAction::Show => common::tool::config_show(
-                &Cli::command(),
-                &ctx.global,
-                &ctx.provenance,
-                PASSWORD_ENV,
-            ),
-        },
-        Command::Completions(args) => common::tool::completions(&args, Cli::command(), "ews-tool"),
+        Command::Housekeeping(command) => {
+            command.run(Cli::command(), &ctx.global, &ctx.provenance, PASSWORD_ENV)
+        }
     }
 }
 

@@ -237,7 +237,7 @@ fn demo() -> Result<(), Box<dyn std::error::Error>> {
         .lines()
         .find_map(|line| line.strip_prefix(&format!("{},", ACCOUNTS[0])))
         .ok_or("the generated password of sa-mytt-exch-1 is missing")?;
-    common::secret::write_private_file(&ews_password, &format!("{password}\n"))?;
+    common::secret::write_private_file(&ews_password, format!("{password}\n"))?;
     println!(
         "\nExchange (simulated) at {}; {} has FullAccess on the {} mailboxes; ews-tool's profile in {}",
         exchange.url,

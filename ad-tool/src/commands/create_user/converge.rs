@@ -77,9 +77,7 @@ impl Shared {
     }
 
     fn lock_stop(&self) -> std::sync::MutexGuard<'_, Option<Stop>> {
-        self.stop
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        common::sync::lock(&self.stop)
     }
 
     fn stop_with(&self, stop: Stop) {

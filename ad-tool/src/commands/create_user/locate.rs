@@ -8,7 +8,9 @@ use ldap3::Scope;
 
 use super::input::Item;
 use crate::account::AccountSpec;
-use crate::directory::{Directory, Entry, escape_filter_value};
+use ldap3::ldap_escape;
+
+use crate::directory::{Directory, Entry};
 use crate::dn::Dn;
 use crate::failure;
 use crate::plan::Found;
@@ -37,15 +39,11 @@ fn existence_filter<'a>(targets: impl Iterator<Item = &'a (AccountSpec, Dn)>) ->
         let _ = write!(
             filter,
             "(sAMAccountName={})(distinguishedName={})",
-            escape_filter_value(spec.sam_account_name.as_str()),
-            escape_filter_value(&dn.to_string())
+            ldap_escape(spec.sam_account_name.as_str()),
+            ldap_escape(dn.to_string())
         );
         if let Some(upn) = &spec.upn {
-            let _ = write!(
-                filter,
-                "(userPrincipalName={})",
-                escape_filter_value(upn.as_str())
-            );
+            let _ = write!(filter, "(userPrincipalName={})", ldap_escape(upn.as_str()));
         }
     }
     filter.push(')');

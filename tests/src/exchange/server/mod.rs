@@ -35,6 +35,7 @@ use super::auth;
 use super::directory::Directory;
 use super::model::Calendar;
 use super::soap::{self, Element};
+use common::sync::lock;
 use faults::Fate;
 use logon::ConnectionState;
 
@@ -93,12 +94,6 @@ pub struct Simulator {
     certificate_der: Vec<u8>,
     capture_dir: Option<PathBuf>,
     sequence: AtomicU64,
-}
-
-fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
-    state
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 type Body = Full<Bytes>;
