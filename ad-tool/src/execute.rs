@@ -1,5 +1,6 @@
 //! Runs a plan's operations ([`Op`]) against the domain controller, in order, stopping at the
-//! first that fails. The only place create-user, create-group and add-member write.
+//! first that fails. The only place the commands write (create-user, create-group, add-member,
+//! delete-user).
 
 use std::collections::HashSet;
 
@@ -51,17 +52,25 @@ async fn run_one(
             with_password,
             descriptor,
         } => {
-            let mut attrs: Vec<(Vec<u8>, HashSet<Vec<u8>>)> = attributes
-                .iter()
-                .map(|(name, value)| one(name, value.clone().into_bytes()))
-                .collect();
+            let mut attrs: Vec<(Vec<u8>, HashSet<Vec<u8>>)> = Vec::new();
+            for (name, value) in attributes {
+                let value = value.clone().into_bytes();
+                match attrs.iter_mut().find(|(n, _)| n == name.as_bytes()) {
+                    Some((_, values)) => {
+                        values.insert(value);
+                    }
+                    None => attrs.push(one(name, value)),
+                }
+            }
             if let (true, Some(secret)) = (with_password, password) {
                 // The password and the final flags travel in the same Add: a password the
                 // policy refuses fails the whole Add and leaves nothing behind. The copy handed
                 // to the LDAP library is that library's to keep (it is not wiped).
                 attrs.push(one("unicodePwd", password::unicode_pwd(secret).to_vec()));
             }
-            attrs.push(one("userAccountControl", uac.0.to_string().into_bytes()));
+            if let Some(uac) = uac {
+                attrs.push(one("userAccountControl", uac.0.to_string().into_bytes()));
+            }
             match descriptor {
                 Some(descriptor) => {
                     attrs.push(one("nTSecurityDescriptor", descriptor.to_bytes()));
@@ -98,6 +107,10 @@ async fn run_one(
                             ));
                         }
                     }
+                    Change::AddValue { name, value } => mods.push(Mod::Add(
+                        name.as_bytes().to_vec(),
+                        HashSet::from([value.clone().into_bytes()]),
+                    )),
                     Change::CannotChangePassword { .. } => {}
                 }
             }

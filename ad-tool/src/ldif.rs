@@ -47,12 +47,14 @@ pub fn render(ops: &[Op]) -> String {
                 if *with_password {
                     out.push_str("unicodePwd: <redacted>\n");
                 }
-                let _ = writeln!(
-                    out,
-                    "userAccountControl: {}\n# {}",
-                    uac.0,
-                    uac.names().join(" | ")
-                );
+                if let Some(uac) = uac {
+                    let _ = writeln!(
+                        out,
+                        "userAccountControl: {}\n# {}",
+                        uac.0,
+                        uac.names().join(" | ")
+                    );
+                }
                 if let Some(descriptor) = descriptor {
                     let _ = writeln!(
                         out,
@@ -114,6 +116,9 @@ fn render_change(out: &mut String, change: &Change) {
             let _ = writeln!(out, "replace: pwdLastSet\npwdLastSet: {to}\n-");
         }
         Change::ResetPassword => out.push_str("replace: unicodePwd\nunicodePwd: <redacted>\n-\n"),
+        Change::AddValue { name, value } => {
+            let _ = writeln!(out, "add: {name}\n{}\n-", line(name, value));
+        }
         Change::CannotChangePassword { .. } => {}
     }
 }

@@ -1,10 +1,9 @@
 //! Adding members to a group, one outcome per member, never removing anyone.
 
-use std::collections::HashSet;
 use std::io::{self, Write};
 
 use common::CommandError;
-use ldap3::{Mod, Scope};
+use ldap3::Scope;
 use serde::Serialize;
 
 use crate::diagnostic::rc;
@@ -128,11 +127,11 @@ async fn add_member(
     if dry_run {
         return Ok((MemberAction::WouldAdd, dn));
     }
-    let add = Mod::Add(
-        b"member".to_vec(),
-        HashSet::from([dn.to_string().into_bytes()]),
-    );
-    match directory.modify(group, vec![add]).await {
+    let add = crate::plan::group::add_member(group, &dn);
+    match crate::execute::run(directory, std::slice::from_ref(&add), None)
+        .await
+        .map_err(|f| f.error)
+    {
         Ok(()) => Ok((MemberAction::Added, dn)),
         // Added by someone else between the check and the write.
         Err(DirectoryError::Operation { failure: f, .. })

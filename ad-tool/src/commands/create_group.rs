@@ -1,28 +1,25 @@
 //! `ad-tool create-group`: a group (universal security by default) with its first members.
 
-use std::collections::HashSet;
-use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use clap::Args;
 use common::args::IfExists;
 use common::sid::Sid;
 use common::{CommandError, ExitStatus};
-use ldap3::{Mod, Scope as SearchScope};
+use ldap3::{Scope as SearchScope, ldap_escape};
 use serde::Serialize;
 
 use crate::account::{CommonName, SamAccountName};
 use crate::context::{Context, batch_status};
-use ldap3::ldap_escape;
-
 use crate::directory::Directory;
 use crate::dn::Dn;
-use crate::failure;
 use crate::group::{self, Category, Scope};
-use crate::ldif;
 use crate::lookup::{self, Kind};
-use crate::membership::{self, MemberRecord};
+use crate::membership::{self, MemberAction, MemberRecord};
+use crate::plan::Op;
+use crate::plan::group::{FoundGroup, GroupConflict, GroupPlan, GroupSpec, plan_group};
 use crate::record::{Action, ChangeRecord, ErrorRecord};
+use crate::{execute, failure, ldif};
 use common::address::SmtpAddress;
 
 /// Options of `create-group`.
@@ -188,137 +185,101 @@ pub async fn run(args: CreateGroupArgs, ctx: &Context) -> Result<ExitStatus, Com
         ldap_escape(dn.to_string())
     );
     let base = directory.naming_context.clone();
-    let found = directory
+    let entries = directory
         .search(&base, SearchScope::Subtree, &filter, &GROUP_ATTRIBUTES)
         .await
         .map_err(|e| failure::explain(&e).with_item(&item))?;
+    let found: Vec<FoundGroup> = entries.iter().filter_map(found_group).collect();
+    let spec = GroupSpec {
+        dn: dn.clone(),
+        sam_account_name: sam.to_string(),
+        group_type: wanted_type,
+        description: args.description.clone(),
+        mail: args.mail.as_ref().map(ToString::to_string),
+    };
     let mut record = GroupRecord {
         dn: dn.to_string(),
         sam_account_name: sam.to_string(),
         ..Default::default()
     };
-
-    match found.first() {
-        None => {
-            // Resolve every member first: a wrong name creates nothing.
-            let mut member_dns = Vec::new();
-            for name in &args.members {
-                let entry = lookup::require(&mut directory, Kind::Member, name, &["objectClass"])
-                    .await
-                    .map_err(|e| e.with_item(name))?;
-                member_dns.push(entry.dn.clone());
-                record.members.push(MemberRecord {
-                    group: dn.to_string(),
-                    member: name.clone(),
-                    dn: Some(entry.dn.clone()),
-                    action: if args.dry_run {
-                        membership::MemberAction::WouldAdd
-                    } else {
-                        membership::MemberAction::Added
-                    },
-                    error: None,
-                });
-            }
-            let mut attrs: Vec<(&str, Vec<String>)> = vec![
-                ("objectClass", vec!["group".into()]),
-                ("sAMAccountName", vec![sam.to_string()]),
-                ("groupType", vec![wanted_type.to_string()]),
-            ];
-            if let Some(d) = &args.description {
-                attrs.push(("description", vec![d.clone()]));
-            }
-            if let Some(m) = &args.mail {
-                attrs.push(("mail", vec![m.to_string()]));
-            }
-            if !member_dns.is_empty() {
-                attrs.push(("member", member_dns));
-            }
+    // A new group's members are resolved first: a wrong name creates nothing.
+    let mut member_dns = Vec::new();
+    if found.is_empty() {
+        for name in &args.members {
+            let entry = lookup::require(&mut directory, Kind::Member, name, &["objectClass"])
+                .await
+                .map_err(|e| e.with_item(name))?;
+            let member_dn = entry.parsed_dn().ok_or_else(|| unreadable(&entry.dn))?;
+            record.members.push(MemberRecord {
+                group: dn.to_string(),
+                member: name.clone(),
+                dn: Some(entry.dn.clone()),
+                action: if args.dry_run {
+                    MemberAction::WouldAdd
+                } else {
+                    MemberAction::Added
+                },
+                error: None,
+            });
+            member_dns.push(member_dn);
+        }
+    }
+    match plan_group(&spec, &found, args.if_exists, &member_dns) {
+        GroupPlan::Create(op) => {
             if args.dry_run {
-                let mut plan = format!("{}\nchangetype: add\n", ldif::line("dn", &dn.to_string()));
-                for (name, values) in &attrs {
-                    for value in values {
-                        plan.push_str(&ldif::line(name, value));
-                        plan.push('\n');
-                    }
-                }
-                record.plan = Some(plan);
+                record.plan = Some(ldif::render(std::slice::from_ref(&op)));
                 record.action = Some(Action::WouldCreate);
                 record.group_type = Some(wanted_type);
                 (record.scope, record.category) = (Some(args.scope), Some(args.category));
             } else {
-                let ldap_attrs = attrs
-                    .into_iter()
-                    .map(|(name, values)| {
-                        (
-                            name.as_bytes().to_vec(),
-                            values
-                                .into_iter()
-                                .map(String::into_bytes)
-                                .collect::<HashSet<_>>(),
-                        )
-                    })
-                    .collect();
-                directory
-                    .add(&dn, ldap_attrs)
-                    .await
-                    .map_err(|e| failure::explain(&e).with_item(&item))?;
+                run_ops(&mut directory, std::slice::from_ref(&op), &item).await?;
                 read_back(&mut directory, &dn, &mut record).await?;
                 record.action = Some(Action::Created);
             }
         }
-        Some(existing) => {
-            let existing_dn = existing.parsed_dn().unwrap_or_else(|| dn.clone());
-            let is_group = existing
-                .texts("objectClass")
+        GroupPlan::Skip => {
+            read_back(&mut directory, &dn, &mut record).await?;
+            record.action = Some(Action::Skipped);
+        }
+        GroupPlan::Update { changes, ops } => {
+            crate::guard::refuse_privileged(&mut directory, &dn, args.allow_privileged, "changing")
+                .await
+                .map_err(|e| e.with_item(&item))?;
+            if args.dry_run {
+                record.plan = Some(ldif::render(&ops));
+            } else {
+                run_ops(&mut directory, &ops, &item).await?;
+            }
+            let outcomes =
+                membership::add_members(&mut directory, &dn, &args.members, args.dry_run).await;
+            for (member, error) in outcomes {
+                if let Some(error) = error {
+                    error.report("ad-tool", ctx.verbose());
+                }
+                record.members.push(member);
+            }
+            let member_changed = record
+                .members
                 .iter()
-                .any(|c| c.eq_ignore_ascii_case("group"));
-            if !is_group || existing_dn != dn {
-                return Err(CommandError::new(
-                    ExitStatus::Exists,
-                    format!("{} already exists at {}", sam, existing.dn),
-                )
-                .with_hint(if is_group {
-                    "give the --path it is in"
-                } else {
-                    "choose another --name or --sam-account-name"
-                })
-                .with_code("exists")
-                .with_item(&item));
+                .any(|m| matches!(m.action, MemberAction::Added | MemberAction::WouldAdd));
+            record.action = Some(
+                match (changes.is_empty() && !member_changed, args.dry_run) {
+                    (true, _) => Action::Unchanged,
+                    (false, true) => Action::WouldUpdate,
+                    (false, false) => Action::Updated,
+                },
+            );
+            record.changes = changes.iter().map(ChangeRecord::from).collect();
+            match (
+                args.dry_run,
+                entries.iter().find(|e| e.parsed_dn().as_ref() == Some(&dn)),
+            ) {
+                (true, Some(entry)) => fill_from(entry, &mut record),
+                _ => read_back(&mut directory, &dn, &mut record).await?,
             }
-            match args.if_exists {
-                IfExists::Fail => {
-                    return Err(CommandError::new(
-                        ExitStatus::Exists,
-                        format!("the group already exists: {dn}"),
-                    )
-                    .with_hint("use --if-exists skip or update")
-                    .with_code("exists")
-                    .with_item(&item));
-                }
-                IfExists::Skip => {
-                    read_back(&mut directory, &dn, &mut record).await?;
-                    record.action = Some(Action::Skipped);
-                }
-                IfExists::Update => {
-                    crate::guard::refuse_privileged(
-                        &mut directory,
-                        &existing_dn,
-                        args.allow_privileged,
-                        "changing",
-                    )
-                    .await
-                    .map_err(|e| e.with_item(&item))?;
-                    update(
-                        &mut directory,
-                        &args,
-                        existing,
-                        wanted_type,
-                        &mut record,
-                        ctx.verbose(),
-                    )
-                    .await?;
-                }
-            }
+        }
+        GroupPlan::Conflict(conflict) => {
+            return Err(conflict_error(&sam, conflict).with_item(&item));
         }
     }
     let any_failed = record.members.iter().any(|m| m.error.is_some());
@@ -327,92 +288,52 @@ pub async fn run(args: CreateGroupArgs, ctx: &Context) -> Result<ExitStatus, Com
     Ok(batch_status(any_failed))
 }
 
-async fn update(
-    directory: &mut Directory,
-    args: &CreateGroupArgs,
-    existing: &crate::directory::Entry,
-    wanted_type: i64,
-    record: &mut GroupRecord,
-    verbose: bool,
-) -> Result<(), CommandError> {
-    let dn: Dn = record.dn.parse().map_err(|e: crate::dn::DnError| {
-        CommandError::new(ExitStatus::ItemsFailed, e.to_string())
-    })?;
-    let mut mods = Vec::new();
-    let mut changes = Vec::new();
-    let mut converge = |name: &'static str, current: Option<String>, wanted: Option<String>| {
-        if let Some(wanted) = wanted
-            && current.as_deref() != Some(wanted.as_str())
-        {
-            mods.push(Mod::Replace(
-                name.as_bytes().to_vec(),
-                HashSet::from([wanted.clone().into_bytes()]),
-            ));
-            changes.push(ChangeRecord {
-                attribute: name,
-                from: current,
-                to: wanted,
-            });
-        }
-    };
-    converge(
-        "groupType",
-        existing.int("groupType").map(|t| t.to_string()),
-        Some(wanted_type.to_string()),
-    );
-    converge(
-        "description",
-        existing.text("description"),
-        args.description.clone(),
-    );
-    converge(
-        "mail",
-        existing.text("mail"),
-        args.mail.as_ref().map(ToString::to_string),
-    );
-    if args.dry_run {
-        record.plan = Some(changes.iter().fold(String::new(), |mut plan, c| {
-            let _ = write!(
-                plan,
-                "replace: {}\n{}\n-\n",
-                c.attribute,
-                ldif::line(c.attribute, &c.to)
-            );
-            plan
-        }));
-    } else if !mods.is_empty() {
-        directory
-            .modify(&dn, mods)
-            .await
-            .map_err(|e| failure::explain(&e).with_item(&record.sam_account_name))?;
-    }
-    let outcomes = membership::add_members(directory, &dn, &args.members, args.dry_run).await;
-    for (member, error) in outcomes {
-        if let Some(error) = error {
-            error.report("ad-tool", verbose);
-        }
-        record.members.push(member);
-    }
-    let member_changed = record.members.iter().any(|m| {
-        matches!(
-            m.action,
-            membership::MemberAction::Added | membership::MemberAction::WouldAdd
+/// What the directory holds under the group's names, as the plan reads it.
+fn found_group(entry: &crate::directory::Entry) -> Option<FoundGroup> {
+    Some(FoundGroup {
+        dn: entry.parsed_dn()?,
+        is_group: entry
+            .texts("objectClass")
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case("group")),
+        group_type: entry.int("groupType"),
+        description: entry.text("description"),
+        mail: entry.text("mail"),
+    })
+}
+
+fn conflict_error(sam: &SamAccountName, conflict: GroupConflict) -> CommandError {
+    match conflict {
+        GroupConflict::NameTaken { holder, is_group } => CommandError::new(
+            ExitStatus::Exists,
+            format!("{sam} already exists at {holder}"),
         )
-    });
-    record.action = Some(
-        match (changes.is_empty() && !member_changed, args.dry_run) {
-            (true, _) => Action::Unchanged,
-            (false, true) => Action::WouldUpdate,
-            (false, false) => Action::Updated,
-        },
-    );
-    record.changes = changes;
-    if args.dry_run {
-        fill_from(existing, record);
-    } else {
-        read_back(directory, &dn, record).await?;
+        .with_hint(if is_group {
+            "give the --path it is in"
+        } else {
+            "choose another --name or --sam-account-name"
+        })
+        .with_code("exists"),
+        GroupConflict::Exists { dn } => CommandError::new(
+            ExitStatus::Exists,
+            format!("the group already exists: {dn}"),
+        )
+        .with_hint("use --if-exists skip or update")
+        .with_code("exists"),
     }
-    Ok(())
+}
+
+async fn run_ops(directory: &mut Directory, ops: &[Op], item: &str) -> Result<(), CommandError> {
+    execute::run(directory, ops, None)
+        .await
+        .map_err(|failed| failure::explain(&failed.error).with_item(item))
+}
+
+fn unreadable(dn: &str) -> CommandError {
+    CommandError::new(
+        ExitStatus::ItemsFailed,
+        format!("the server returned an unreadable DN {dn}"),
+    )
 }
 
 async fn read_back(

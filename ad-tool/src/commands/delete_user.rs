@@ -8,9 +8,10 @@ use common::{CommandError, ExitStatus};
 use crate::context::Context;
 use crate::diagnostic::rc;
 use crate::directory::DirectoryError;
-use crate::failure;
 use crate::lookup::{self, Kind};
+use crate::plan::Op;
 use crate::record::{ACCOUNT_ATTRIBUTES, AccountRecord, Action};
+use crate::{execute, failure};
 
 /// Options of `delete-user`.
 #[derive(Debug, Clone, Args)]
@@ -83,7 +84,11 @@ pub async fn run(args: DeleteUserArgs, ctx: &Context) -> Result<ExitStatus, Comm
                 .with_item(&args.name)
                 .with_code("not-confirmed"));
         }
-        match directory.delete(&dn).await {
+        let delete = Op::Delete { dn: dn.clone() };
+        match execute::run(&mut directory, std::slice::from_ref(&delete), None)
+            .await
+            .map_err(|f| f.error)
+        {
             Ok(()) => record.action = Some(Action::Deleted),
             Err(DirectoryError::Operation { failure: f, .. })
                 if f.rc == rc::NOT_ALLOWED_ON_NON_LEAF =>

@@ -395,7 +395,7 @@ async fn create(
 fn would_create(spec: &AccountSpec, op: &Op) -> AccountRecord {
     let Op::Add {
         dn,
-        uac,
+        uac: Some(uac),
         descriptor,
         ..
     } = op

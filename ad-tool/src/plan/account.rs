@@ -1,13 +1,12 @@
-//! What to do to make the directory match an [`AccountSpec`]: pure functions of the spec and
-//! of what the directory holds, returning the operations to run, tested without a server.
-//! [`crate::execute`] runs them against the DC; [`crate::ldif::render`] prints them for
-//! `--dry-run`.
+//! User accounts: what create-user finds under an account's names, and the one Add that
+//! creates it or the Modify and DACL write that converge it.
 
+use super::{Change, Op, PWD_MUST_CHANGE, PWD_SET_NOW};
 use crate::account::AccountSpec;
 use crate::dn::Dn;
 use crate::filetime::AccountExpires;
 use crate::sddl;
-use crate::security_descriptor::{AceEdit, Acl, SecurityDescriptor, set_cannot_change_password};
+use crate::security_descriptor::{Acl, SecurityDescriptor, set_cannot_change_password};
 use crate::uac::UserAccountControl as Uac;
 
 /// An account entry as read from the directory.
@@ -64,152 +63,6 @@ pub const MANAGED_ATTRIBUTE_NAMES: [&str; 6] = [
     "description",
     "mail",
 ];
-
-/// `pwdLastSet` values LDAP accepts: 0 (must change at next logon) and -1 (set to now).
-pub const PWD_MUST_CHANGE: i64 = 0;
-/// See [`PWD_MUST_CHANGE`].
-pub const PWD_SET_NOW: i64 = -1;
-
-/// One write to the directory.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Op {
-    /// Create the entry in one Add: its attributes, the password, the final
-    /// `userAccountControl` and, when "cannot change password" is asked, its DACL. The Add is
-    /// atomic, so the account never exists without any of them: a password the policy refuses,
-    /// an interruption, a lost connection all leave either nothing or the whole account.
-    Add {
-        /// The new entry.
-        dn: Dn,
-        /// Attributes besides the password, the flags and the descriptor, in order.
-        attributes: Vec<(&'static str, String)>,
-        /// The final `userAccountControl`.
-        uac: Uac,
-        /// Whether the Add carries `unicodePwd`.
-        with_password: bool,
-        /// The DACL (under the SD-flags control), when the default one is not what is asked.
-        descriptor: Option<Box<SecurityDescriptor>>,
-    },
-    /// Change attributes of an existing entry in one Modify.
-    Modify {
-        /// The entry.
-        dn: Dn,
-        /// What changes, in order (never [`Change::CannotChangePassword`]).
-        changes: Vec<Change>,
-    },
-    /// Replace an entry's DACL (under the SD-flags control).
-    WriteDacl {
-        /// The entry.
-        dn: Dn,
-        /// The descriptor to write.
-        descriptor: Box<SecurityDescriptor>,
-        /// What changes in it, for the report and the dry run.
-        edits: Vec<AceEdit>,
-    },
-    /// Delete an entry.
-    Delete {
-        /// The entry.
-        dn: Dn,
-    },
-}
-
-/// One change to an existing account.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Change {
-    /// A plain attribute.
-    Attribute {
-        /// LDAP name.
-        name: &'static str,
-        /// Value before.
-        from: Option<String>,
-        /// Value after.
-        to: String,
-    },
-    /// `userAccountControl`.
-    UserAccountControl {
-        /// Before.
-        from: Uac,
-        /// After.
-        to: Uac,
-    },
-    /// `accountExpires`.
-    AccountExpires {
-        /// Before (stored value).
-        from: i64,
-        /// After.
-        to: AccountExpires,
-    },
-    /// `pwdLastSet`.
-    PwdLastSet {
-        /// Before.
-        from: i64,
-        /// After: 0 or -1.
-        to: i64,
-    },
-    /// The "cannot change password" ACEs.
-    CannotChangePassword {
-        /// The new setting.
-        to: bool,
-        /// The ACEs added and removed.
-        edits: Vec<AceEdit>,
-    },
-    /// The password is reset (only with `--reset-password`).
-    ResetPassword,
-}
-
-impl Change {
-    /// The attribute a change is about, as reported.
-    pub fn attribute(&self) -> &'static str {
-        match self {
-            Change::Attribute { name, .. } => name,
-            Change::UserAccountControl { .. } => "userAccountControl",
-            Change::AccountExpires { .. } => "accountExpires",
-            Change::PwdLastSet { .. } => "pwdLastSet",
-            Change::CannotChangePassword { .. } => "nTSecurityDescriptor",
-            Change::ResetPassword => "unicodePwd",
-        }
-    }
-
-    /// The value before, as reported.
-    pub fn from_text(&self) -> Option<String> {
-        match self {
-            Change::Attribute { from, .. } => from.clone(),
-            Change::UserAccountControl { from, .. } => Some(from.to_string()),
-            Change::AccountExpires { from, .. } => {
-                Some(AccountExpires::from_stored(*from).to_string())
-            }
-            Change::PwdLastSet { from, .. } => Some(crate::filetime::describe_pwd_last_set(*from)),
-            Change::CannotChangePassword { to, .. } => {
-                Some(format!("cannot change password: {}", !to))
-            }
-            Change::ResetPassword => None,
-        }
-    }
-
-    /// The value after, as reported (never a password).
-    pub fn to_text(&self) -> String {
-        match self {
-            Change::Attribute { to, .. } => to.clone(),
-            Change::UserAccountControl { to, .. } => to.to_string(),
-            Change::AccountExpires { to, .. } => to.to_string(),
-            Change::PwdLastSet { to, .. } => {
-                if *to == PWD_MUST_CHANGE {
-                    "must change at next logon".into()
-                } else {
-                    "set to now".into()
-                }
-            }
-            Change::CannotChangePassword { to, edits } => format!(
-                "cannot change password: {to} ({})",
-                edits
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            ),
-            Change::ResetPassword => "<reset>".into(),
-        }
-    }
-}
 
 /// Why no plan could be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -394,7 +247,7 @@ pub fn plan_create(
     Ok(Op::Add {
         dn,
         attributes,
-        uac,
+        uac: Some(uac),
         with_password,
         descriptor,
     })
@@ -579,7 +432,7 @@ mod tests {
             panic!("one Add")
         };
         assert_eq!(dn.to_string(), "CN=SAMyTTExch,CN=Users,DC=corp,DC=example");
-        assert_eq!(uac.0, 66048);
+        assert_eq!(uac.map(|u| u.0), Some(66048));
         assert!(with_password);
         assert!(attributes.contains(&("pwdLastSet", "-1".into())));
         assert!(attributes.contains(&("accountExpires", i64::MAX.to_string())));
@@ -614,7 +467,7 @@ mod tests {
             else {
                 panic!("one Add")
             };
-            (uac.0, descriptor.is_some(), attributes)
+            (uac.map_or(0, |u| u.0), descriptor.is_some(), attributes)
         };
         assert_eq!(add(|_| {}, true).0, 512);
         assert!(!add(|_| {}, true).1);
