@@ -1,12 +1,13 @@
 //! `ad-tool create-user`: create an account as New-ADUser would, or converge an existing one.
 //!
 //! The input (`input`: options or a CSV file checked whole) becomes accounts; `locate` finds
-//! what already holds their names, with one search per hundred; `converge` decides and plans
-//! each one (the decisions are the pure [`crate::plan`]), records a generated
-//! password before the account is created, runs the plan and resolves an outcome the
-//! connection left unknown by reading the directory; this module drives the batch: several
-//! accounts at once, each reported as it completes, stopping cleanly on Ctrl-C, a lost
-//! connection or a password file that cannot be written.
+//! what already holds their names, with one search per hundred; `converge` decides each one
+//! (the decisions are the pure [`crate::plan`]) and carries the decision out, `create` making
+//! a new account: a generated password recorded before the account exists (`passwords`), the
+//! one Add, and an outcome the connection left unknown resolved by reading the directory.
+//! `shared` holds what a run's accounts share. This module drives the batch: several accounts
+//! at once, reported in input order, stopping cleanly on Ctrl-C, a lost connection or a
+//! password file that cannot be written.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -22,11 +23,13 @@ use crate::context::Context;
 use crate::record::Action;
 
 mod converge;
+mod create;
 mod input;
 mod locate;
 mod passwords;
+mod shared;
 
-use converge::{Shared, Stop};
+use shared::{Shared, Stop};
 
 /// Options of `create-user`.
 #[derive(Debug, Clone, Args)]
