@@ -3,15 +3,18 @@
 //! [`crate::execute`] runs them against the DC; [`crate::ldif::render`] prints them for
 //! `--dry-run`.
 //!
-//! - [`account`]: user accounts (create-user).
+//! - [`decision`] and [`account`]: user accounts (create-user): which account a row means,
+//!   and its writes.
 //! - [`group`]: groups and their members (create-group, add-member).
 //!
 //! This file holds the operations themselves.
 
 pub mod account;
+pub mod decision;
 pub mod group;
 
 pub use account::*;
+pub use decision::*;
 
 use crate::dn::Dn;
 use crate::filetime::AccountExpires;
