@@ -4,6 +4,7 @@
 //! accounts created, the simulator's own state through its control API).
 
 mod ad_accounts;
+mod ad_batches;
 mod ad_discovery;
 mod ad_errors;
 mod ad_faults;
