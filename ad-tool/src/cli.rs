@@ -1,26 +1,16 @@
 //! The command line: shared options, connection options and the subcommands, parsed with the
 //! config profile applied between the environment and the defaults.
 
-use std::ffi::OsString;
-
 use clap::{Args, Parser, ValueEnum};
 use common::args::GlobalArgs;
-use common::settings::{self, ParseOutcome, Parsed};
 
 use crate::commands::Command;
 
-/// Environment variable naming the profile to use.
-pub const PROFILE_ENV: &str = "AD_TOOL_PROFILE";
-/// Environment variable naming the config file.
-pub const CONFIG_ENV: &str = "AD_TOOL_CONFIG";
-/// Environment variable holding the operator's password.
-pub const PASSWORD_ENV: &str = "AD_TOOL_PASSWORD";
-
-/// Settings read from the environment, as (variable, option): `AD_TOOL_SERVER` is --server.
-/// They are applied like a profile that ranks above the config file, so an option on the
-/// command line, or one that conflicts with it (`--uri` against a server from the
-/// environment), still wins.
-const ENVIRONMENT: [(&str, &str); 1] = [("AD_TOOL_SERVER", "server")];
+common::tool_settings! {
+    tool: "ad-tool",
+    prefix: "AD_TOOL",
+    environment: [("AD_TOOL_SERVER", "server")],
+}
 
 const ABOUT: &str = "Create Active Directory service accounts exactly as New-ADUser does, with their groups and mailbox lists, over LDAPS.";
 
@@ -104,21 +94,6 @@ pub struct ConnectionArgs {
     /// Seconds to wait for the domain controller at each step
     #[arg(long, global = true, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub timeout: u64,
-}
-
-/// Parses the command line, applying the environment and the config profile. Clap's own
-/// errors (and `--help`) come back as `Err` with the exit code clap chose.
-pub fn parse(args: Vec<OsString>) -> Result<Parsed<Cli>, ParseOutcome> {
-    settings::parse_command_line(
-        args,
-        &settings::Sources {
-            tool: "ad-tool",
-            config_env: CONFIG_ENV,
-            profile_env: PROFILE_ENV,
-            environment: &ENVIRONMENT,
-            secrets: &[(PASSWORD_ENV, &["password-file", "password-stdin"])],
-        },
-    )
 }
 
 #[cfg(test)]

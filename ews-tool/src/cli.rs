@@ -1,23 +1,18 @@
 //! The command line: shared options, Exchange options, and the subcommands.
 
-use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, ValueEnum};
 use common::args::GlobalArgs;
-use common::settings::{self, ParseOutcome, Parsed};
 
 use crate::commands::Command;
 use crate::version::ExchangeVersion;
 
-/// Environment variable naming the profile.
-pub const PROFILE_ENV: &str = "EWS_TOOL_PROFILE";
-/// Environment variable naming the config file.
-pub const CONFIG_ENV: &str = "EWS_TOOL_CONFIG";
-/// Environment variable holding the password.
-pub const PASSWORD_ENV: &str = "EWS_TOOL_PASSWORD";
-/// Settings from the environment: `EWS_TOOL_URL` is --url.
-const ENVIRONMENT: [(&str, &str); 1] = [("EWS_TOOL_URL", "url")];
+common::tool_settings! {
+    tool: "ews-tool",
+    prefix: "EWS_TOOL",
+    environment: [("EWS_TOOL_URL", "url")],
+}
 
 const ABOUT: &str = "Grant, list and revoke calendar permissions on many mailboxes through Exchange Web Services, keeping everyone else's entries.";
 
@@ -134,20 +129,6 @@ pub struct BatchArgs {
     /// Update calendars even when that removes entries Exchange cannot resolve (deleted users)
     #[arg(long)]
     pub drop_unknown_entries: bool,
-}
-
-/// Parses the command line with the environment and the config profile applied.
-pub fn parse(args: Vec<OsString>) -> Result<Parsed<Cli>, ParseOutcome> {
-    settings::parse_command_line(
-        args,
-        &settings::Sources {
-            tool: "ews-tool",
-            config_env: CONFIG_ENV,
-            profile_env: PROFILE_ENV,
-            environment: &ENVIRONMENT,
-            secrets: &[(PASSWORD_ENV, &["password-file", "password-stdin"])],
-        },
-    )
 }
 
 #[cfg(test)]

@@ -305,3 +305,39 @@ fn record_flags_and_clap_sources(
         }
     }
 }
+
+/// Declares a tool's environment (`PROFILE_ENV`, `CONFIG_ENV`, `PASSWORD_ENV` named after its
+/// prefix, and the settings other variables stand for, as (variable, long option)) and its
+/// `parse`, which reads the command line (a `Cli` in scope) with them and the config profile.
+/// Environment settings rank above the profile and below the command line, and yield to a
+/// conflicting flag (`--uri` against a server from the environment); the password variable
+/// stands in for `--password-file` and `--password-stdin`.
+#[macro_export]
+macro_rules! tool_settings {
+    (tool: $tool:literal, prefix: $prefix:literal, environment: [$(($variable:literal, $option:literal)),* $(,)?] $(,)?) => {
+        /// Environment variable naming the profile.
+        pub const PROFILE_ENV: &str = concat!($prefix, "_PROFILE");
+        /// Environment variable naming the config file.
+        pub const CONFIG_ENV: &str = concat!($prefix, "_CONFIG");
+        /// Environment variable holding the operator's password.
+        pub const PASSWORD_ENV: &str = concat!($prefix, "_PASSWORD");
+        /// Settings from the environment, as (variable, long option).
+        pub const ENVIRONMENT: &[(&str, &str)] = &[$(($variable, $option)),*];
+
+        /// Parses the command line with the environment and the config profile applied.
+        pub fn parse(
+            args: Vec<::std::ffi::OsString>,
+        ) -> Result<$crate::settings::Parsed<Cli>, $crate::settings::ParseOutcome> {
+            $crate::settings::parse_command_line(
+                args,
+                &$crate::settings::Sources {
+                    tool: $tool,
+                    config_env: CONFIG_ENV,
+                    profile_env: PROFILE_ENV,
+                    environment: ENVIRONMENT,
+                    secrets: &[(PASSWORD_ENV, &["password-file", "password-stdin"])],
+                },
+            )
+        }
+    };
+}

@@ -49,19 +49,6 @@ pub struct Directory {
     cache: Mutex<Vec<Principal>>,
 }
 
-fn escape(value: &str) -> String {
-    value
-        .chars()
-        .map(|c| {
-            if "*()\\\0".contains(c) {
-                format!("\\{:02x}", u32::from(c))
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
-}
-
 impl Directory {
     /// Loads every user and group.
     pub fn load(settings: DirectorySettings) -> Result<Self, String> {
@@ -139,7 +126,7 @@ impl Directory {
                     .as_deref()
                     .is_some_and(|m| m.eq_ignore_ascii_case(address))
             },
-            || format!("(mail={})", escape(address)),
+            || format!("(mail={})", ldap3::ldap_escape(address)),
         )
     }
 
@@ -147,7 +134,7 @@ impl Directory {
     pub fn by_sam(&self, sam: &str) -> Option<Principal> {
         self.find(
             |p| p.sam.eq_ignore_ascii_case(sam),
-            || format!("(sAMAccountName={})", escape(sam)),
+            || format!("(sAMAccountName={})", ldap3::ldap_escape(sam)),
         )
     }
 
@@ -238,6 +225,5 @@ mod tests {
         assert_eq!(principals[0].display_name, "Anna de Vriës");
         assert_eq!(principals[0].mailbox, Some(1));
         assert!(principals[1].group && principals[1].mail.is_none());
-        assert_eq!(escape("a*b"), "a\\2ab");
     }
 }
