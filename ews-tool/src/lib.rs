@@ -1,9 +1,11 @@
 //! `ews-tool`: grants, lists and revokes calendar folder permissions on many mailboxes through
 //! Exchange Web Services, writing back every other entry unchanged.
 //!
-//! Pure parts: [`permissions`] (the model and the edits), [`request`] and [`response`] (SOAP),
-//! [`ntlm`] and [`channel_binding`]. I/O: [`transport`] (HTTPS, connection-bound logon) and
-//! [`client`] (pool, throttling, retries). [`error`] turns failures into what the operator reads.
+//! Pure parts: [`permissions`] (the model, the grantee and the edits), [`policy`] (what an
+//! answer means and how many requests to keep in flight), [`request`] and [`response`] (SOAP),
+//! [`ntlm`] and [`channel_binding`]. I/O: [`transport`] (HTTPS, logons through the [`auth`]
+//! seam) and [`client`] (pool, throttling, retries, doing what [`policy`] says); [`batch`] edits
+//! one mailbox. [`error`] turns failures into what the operator reads.
 
 use std::ffi::OsString;
 use std::process::ExitCode;

@@ -9,15 +9,15 @@
 //! - [`tls_diagnosis`]: connection failures in admin words.
 //! - [`entry`] and [`error`]: what operations return.
 
-mod connection;
-mod endpoint;
-mod entry;
-mod error;
+pub mod connection;
+pub mod endpoint;
+pub mod entry;
+pub mod error;
 #[cfg(feature = "kerberos")]
-mod kerberos;
-mod operations;
-mod paging;
-mod tls_diagnosis;
+pub mod kerberos;
+pub mod operations;
+pub mod paging;
+pub mod tls_diagnosis;
 
 use std::fmt;
 use std::time::Duration;

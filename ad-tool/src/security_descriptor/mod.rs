@@ -10,9 +10,9 @@
 //!
 //! This file holds the types.
 
-mod change_password;
-mod codec;
-mod sddl_form;
+pub mod change_password;
+pub mod codec;
+pub mod sddl_form;
 #[cfg(test)]
 mod tests;
 

@@ -10,8 +10,8 @@
 //!
 //! This file reads the command line with its sources.
 
-mod profile;
-mod provenance;
+pub mod profile;
+pub mod provenance;
 
 pub use profile::{AppliedProfile, apply_profile};
 pub use provenance::{Origin, Provenance, Setting, show};

@@ -7,8 +7,8 @@
 //!
 //! This file holds the model: levels, rights, entries.
 
-mod edit;
-mod grantee;
+pub mod edit;
+pub mod grantee;
 
 pub use edit::{Edit, EditError, grant, revoke, unwritable_entries};
 pub use grantee::{Grantee, GranteeError};

@@ -7,8 +7,8 @@
 //!
 //! This file holds the running DC and the tools that talk to it.
 
-mod host;
-mod provision;
+pub mod host;
+pub mod provision;
 
 use host::{claim_address, ensure_on_loopback, is_root, run, write_private};
 

@@ -10,11 +10,11 @@
 //!
 //! This file holds the state and one request's way through them.
 
-mod control;
-mod faults;
-mod logon;
-mod operations;
-mod settings;
+pub mod control;
+pub mod faults;
+pub mod logon;
+pub mod operations;
+pub mod settings;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
