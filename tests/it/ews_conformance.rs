@@ -68,8 +68,20 @@ fn invalid(schema: &Path, files: &[PathBuf]) -> Vec<String> {
 }
 
 /// Sends a hand-written request the way a third-party client's start-up probe does (Basic
-/// over TLS with curl; the credentials go in a header file, not in argv). Returns the answer.
+/// over TLS with curl; the credentials go in a header file, not in argv). Returns the answer,
+/// which must be HTTP 200.
 fn raw_request(fake: &FakeEws, body: &str) -> String {
+    let (ok, answer) = send_raw(fake, body);
+    assert!(ok, "{answer}");
+    answer
+}
+
+/// The same for an answer that may be a fault (HTTP 500).
+fn raw_request_status(fake: &FakeEws, body: &str) -> String {
+    send_raw(fake, body).1
+}
+
+fn send_raw(fake: &FakeEws, body: &str) -> (bool, String) {
     let dir = tempfile::tempdir().unwrap();
     let password = std::fs::read_to_string(&dc().user_password_file).unwrap();
     let token = common::base64::encode(format!("LAB\\svc-calendar:{}", password.trim()).as_bytes());
@@ -81,7 +93,7 @@ fn raw_request(fake: &FakeEws, body: &str) -> String {
     let request = dir.path().join("request.xml");
     std::fs::write(&request, body).unwrap();
     let output = Command::new("curl")
-        .args(["-sS", "--fail-with-body", "--cacert"])
+        .args(["-sS", "--cacert"])
         .arg(&dc().pki.ca_file)
         .arg("-H")
         .arg(format!("@{}", headers.display()))
@@ -96,31 +108,8 @@ fn raw_request(fake: &FakeEws, body: &str) -> String {
         "{answer} {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    answer
+    (!answer.contains("<s:Fault>"), answer)
 }
-
-const FIND_FOLDER: &str = r#"<?xml version="1.0" encoding="utf-8"?>
-<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages">
-  <soap:Header><t:RequestServerVersion Version="Exchange2010_SP2"/></soap:Header>
-  <soap:Body>
-    <m:FindFolder Traversal="Shallow">
-      <m:FolderShape><t:BaseShape>Default</t:BaseShape></m:FolderShape>
-      <m:ParentFolderIds><t:DistinguishedFolderId Id="msgfolderroot"/></m:ParentFolderIds>
-    </m:FindFolder>
-  </soap:Body>
-</soap:Envelope>"#;
-
-const CONVERT_ID: &str = r#"<?xml version="1.0" encoding="utf-8"?>
-<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages">
-  <soap:Header><t:RequestServerVersion Version="Exchange2010_SP2"/></soap:Header>
-  <soap:Body>
-    <m:ConvertId DestinationFormat="EwsId">
-      <m:SourceIds>
-        <t:AlternateId Format="EwsLegacyId" Id="AAMkAGCalProbe" Mailbox="lotte.peters@lab.example"/>
-      </m:SourceIds>
-    </m:ConvertId>
-  </soap:Body>
-</soap:Envelope>"#;
 
 /// Everything the tool does against Exchange 2016, successes and failures.
 fn exercise_2016(fake: &FakeEws) {
@@ -306,14 +295,214 @@ fn exercise_2016(fake: &FakeEws) {
         ],
         0,
     );
-    // A third-party client's start-up probe.
-    let found = raw_request(fake, FIND_FOLDER);
-    assert!(
-        found.contains("<t:DisplayName>Calendar</t:DisplayName>"),
-        "{found}"
+    exercise_peer_operations(fake);
+}
+
+/// A request envelope of `version` around `body`.
+fn request(version: &str, body: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages">
+  <soap:Header><t:RequestServerVersion Version="{version}"/></soap:Header>
+  <soap:Body>{body}</soap:Body>
+</soap:Envelope>"#
+    )
+}
+
+/// The value of the first `attribute="…"` after `after` in `xml`.
+fn attribute_after<'a>(xml: &'a str, after: &str, attribute: &str) -> &'a str {
+    let from = xml
+        .find(after)
+        .unwrap_or_else(|| panic!("no {after} in {xml}"));
+    let rest = &xml[from..];
+    let start = rest.find(&format!(r#"{attribute}=""#)).unwrap() + attribute.len() + 2;
+    &rest[start..start + rest[start..].find('"').unwrap()]
+}
+
+/// What a third-party client does at start-up and around the calendars: folders by
+/// distinguished name and by id, the folder tree a page at a time, id conversions, name
+/// resolution and list expansion, and an operation the simulator does not offer.
+fn exercise_peer_operations(fake: &FakeEws) {
+    let dutch = "lotte.peters@lab.example";
+    let german = "jurgen.muller@lab.example";
+    let mailbox = |address: &str| {
+        format!("<t:Mailbox><t:EmailAddress>{address}</t:EmailAddress></t:Mailbox>")
+    };
+    // exchangelib's first request for account.root (Exchange 2016's schema).
+    let root = raw_request(
+        fake,
+        &request(
+            "Exchange2016",
+            &format!(
+                r#"<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties><t:FieldURI FieldURI="folder:ChildFolderCount"/><t:FieldURI FieldURI="folder:DisplayName"/><t:FieldURI FieldURI="folder:DistinguishedFolderId"/><t:FieldURI FieldURI="folder:EffectiveRights"/><t:FieldURI FieldURI="folder:FolderClass"/><t:FieldURI FieldURI="folder:FolderId"/><t:FieldURI FieldURI="folder:ParentFolderId"/><t:FieldURI FieldURI="folder:TotalCount"/><t:FieldURI FieldURI="folder:UnreadCount"/></t:AdditionalProperties></m:FolderShape><m:FolderIds><t:DistinguishedFolderId Id="root">{}</t:DistinguishedFolderId></m:FolderIds></m:GetFolder>"#,
+                mailbox(dutch)
+            ),
+        ),
     );
-    let converted = raw_request(fake, CONVERT_ID);
-    assert!(converted.contains(r#"Format="EwsId""#), "{converted}");
+    assert!(
+        root.contains("<t:DistinguishedFolderId>root</t:DistinguishedFolderId>"),
+        "{root}"
+    );
+    assert!(
+        root.contains("<t:ChildFolderCount>1</t:ChildFolderCount>"),
+        "{root}"
+    );
+    // Every well-known folder with all its properties, in the 2010 schema.
+    let all = raw_request(
+        fake,
+        &request(
+            "Exchange2010_SP2",
+            &format!(
+                r#"<m:GetFolder><m:FolderShape><t:BaseShape>AllProperties</t:BaseShape></m:FolderShape><m:FolderIds><t:DistinguishedFolderId Id="calendar">{0}</t:DistinguishedFolderId><t:DistinguishedFolderId Id="inbox">{0}</t:DistinguishedFolderId><t:DistinguishedFolderId Id="contacts">{0}</t:DistinguishedFolderId><t:DistinguishedFolderId Id="tasks">{0}</t:DistinguishedFolderId><t:DistinguishedFolderId Id="sentitems">{0}</t:DistinguishedFolderId></m:FolderIds></m:GetFolder>"#,
+                mailbox(german)
+            ),
+        ),
+    );
+    for name in [
+        "Kalender",
+        "Posteingang",
+        "Kontakte",
+        "Aufgaben",
+        "Gesendete Elemente",
+    ] {
+        assert!(
+            all.contains(&format!("<t:DisplayName>{name}</t:DisplayName>")),
+            "{name}: {all}"
+        );
+    }
+    assert!(
+        all.contains("<t:FolderClass>IPF.Appointment</t:FolderClass>"),
+        "{all}"
+    );
+    // The tree below the root, a page at a time, from both ends.
+    let first = raw_request(
+        fake,
+        &request(
+            "Exchange2016",
+            &format!(
+                r#"<m:FindFolder Traversal="Deep"><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties><t:FieldURI FieldURI="folder:DisplayName"/><t:FieldURI FieldURI="folder:DistinguishedFolderId"/><t:FieldURI FieldURI="folder:PermissionSet"/></t:AdditionalProperties></m:FolderShape><m:IndexedPageFolderView MaxEntriesReturned="5" Offset="0" BasePoint="Beginning"/><m:ParentFolderIds><t:DistinguishedFolderId Id="root">{}</t:DistinguishedFolderId></m:ParentFolderIds></m:FindFolder>"#,
+                mailbox(dutch)
+            ),
+        ),
+    );
+    assert!(
+        first.contains(
+            r#"IndexedPagingOffset="5" TotalItemsInView="12" IncludesLastItemInRange="false""#
+        ),
+        "{first}"
+    );
+    assert!(
+        first.contains("<t:DisplayName>Agenda</t:DisplayName>"),
+        "{first}"
+    );
+    let last = raw_request(
+        fake,
+        &request(
+            "Exchange2010_SP2",
+            &format!(
+                r#"<m:FindFolder Traversal="Shallow"><m:FolderShape><t:BaseShape>Default</t:BaseShape></m:FolderShape><m:IndexedPageFolderView MaxEntriesReturned="4" Offset="0" BasePoint="End"/><m:ParentFolderIds><t:DistinguishedFolderId Id="msgfolderroot">{}</t:DistinguishedFolderId></m:ParentFolderIds></m:FindFolder>"#,
+                mailbox(dutch)
+            ),
+        ),
+    );
+    assert!(
+        last.contains(r#"IncludesLastItemInRange="false""#)
+            && last.contains("<t:DisplayName>Logboek</t:DisplayName>"),
+        "{last}"
+    );
+    // The calendar's id converts to every format and back.
+    let id = attribute_after(&first, "<t:CalendarFolder>", "Id").to_owned();
+    let hex = raw_request(
+        fake,
+        &request(
+            "Exchange2010_SP2",
+            &format!(
+                r#"<m:ConvertId DestinationFormat="HexEntryId"><m:SourceIds><t:AlternateId Format="EwsId" Id="{id}" Mailbox="{dutch}"/></m:SourceIds></m:ConvertId>"#
+            ),
+        ),
+    );
+    let hex_id = attribute_after(&hex, "<m:AlternateId", "Id").to_owned();
+    let back = raw_request(
+        fake,
+        &request(
+            "Exchange2010_SP2",
+            &format!(
+                r#"<m:ConvertId DestinationFormat="EwsId"><m:SourceIds><t:AlternateId Format="HexEntryId" Id="{hex_id}" Mailbox="{dutch}"/><t:AlternateId Format="EwsId" Id="DUMMY" Mailbox="DUMMY"/></m:SourceIds></m:ConvertId>"#
+            ),
+        ),
+    );
+    assert_eq!(attribute_after(&back, "<m:AlternateId", "Id"), id);
+    assert!(back.contains("ErrorInvalidIdMalformed"), "{back}");
+    // The id opens the folder.
+    let by_id = raw_request(
+        fake,
+        &request(
+            "Exchange2016",
+            &format!(
+                r#"<m:GetFolder><m:FolderShape><t:BaseShape>Default</t:BaseShape></m:FolderShape><m:FolderIds><t:FolderId Id="{id}"/></m:FolderIds></m:GetFolder>"#
+            ),
+        ),
+    );
+    assert!(
+        by_id.contains("<t:DisplayName>Agenda</t:DisplayName>"),
+        "{by_id}"
+    );
+    // Names: one, several (with contact data), a mail contact, a group, none, and a group
+    // that is not mail-enabled (not in the address book).
+    let resolve = |text: &str, full: bool| {
+        raw_request(
+            fake,
+            &request(
+                "Exchange2010_SP2",
+                &format!(
+                    r#"<m:ResolveNames ReturnFullContactData="{full}"><m:UnresolvedEntry>{text}</m:UnresolvedEntry></m:ResolveNames>"#
+                ),
+            ),
+        )
+    };
+    assert!(resolve(dutch, true).contains(r#"ResponseClass="Success""#));
+    let several = resolve("j", true);
+    assert!(
+        several.contains("ErrorNameResolutionMultipleResults"),
+        "{several}"
+    );
+    assert!(resolve("Partner", false).contains("<t:MailboxType>Contact</t:MailboxType>"));
+    assert!(
+        resolve(&format!("SMTP:{}", lab::seed::TIMETABLE_GROUP_MAIL), false)
+            .contains("<t:MailboxType>PublicDL</t:MailboxType>")
+    );
+    assert!(resolve("nobody-at-all", false).contains("ErrorNameResolutionNoResults"));
+    assert!(resolve("Utrecht Planners", false).contains("ErrorNameResolutionNoResults"));
+    let expand = |address: &str| {
+        raw_request(
+            fake,
+            &request(
+                "Exchange2016",
+                &format!(
+                    r#"<m:ExpandDL><m:Mailbox><t:EmailAddress>{address}</t:EmailAddress></m:Mailbox></m:ExpandDL>"#
+                ),
+            ),
+        )
+    };
+    let members = expand(lab::seed::TIMETABLE_GROUP_MAIL);
+    assert!(
+        members.contains("<t:EmailAddress>anna.devries@lab.example</t:EmailAddress>"),
+        "{members}"
+    );
+    assert!(
+        !members.contains("Utrecht Planners"),
+        "only recipients: {members}"
+    );
+    assert!(expand(dutch).contains("ErrorNameResolutionNoResults"));
+    // An operation the simulator does not offer: a fault that is no version problem.
+    let unknown = raw_request_status(
+        fake,
+        &request(
+            "Exchange2016",
+            r#"<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape><m:ParentFolderIds><t:DistinguishedFolderId Id="inbox"/></m:ParentFolderIds></m:FindItem>"#,
+        ),
+    );
+    assert!(unknown.contains("a:ErrorInvalidOperation"), "{unknown}");
 }
 
 #[test]
@@ -364,6 +553,10 @@ fn every_request_and_answer_validates_against_the_ews_schemas() {
         "FindFolder-response",
         "ConvertId-request",
         "ConvertId-response",
+        "ResolveNames-request",
+        "ResolveNames-response",
+        "ExpandDL-request",
+        "ExpandDL-response",
         "busy-response",
     ] {
         assert!(
@@ -387,6 +580,7 @@ fn every_request_and_answer_validates_against_the_ews_schemas() {
         "ErrorServerBusy",
         "ErrorInvalidServerVersion",
         "ErrorImpersonateUserDenied",
+        "ErrorInvalidOperation",
     ] {
         assert!(
             fault_codes.iter().any(|c| c == code),

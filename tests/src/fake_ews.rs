@@ -71,6 +71,7 @@ impl FakeEws {
             .arg("--capture-dir")
             .arg(&capture_dir)
             .args(["--settings", &settings.to_string()])
+            .args(["--cultures", &cultures()?.to_string()])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -208,4 +209,17 @@ fn wait_briefly(child: &mut Child) -> Option<std::process::ExitStatus> {
         std::thread::sleep(Duration::from_millis(50));
     }
     None
+}
+
+/// The lab's mailboxes' languages, from `fixtures/lab/people.csv`: what Exchange keeps in
+/// each mailbox, handed to the simulator as it starts.
+fn cultures() -> Result<serde_json::Value, String> {
+    let people = seed::people(&crate::samba::fixtures_dir())
+        .map_err(|e| format!("reading fixtures/lab/people.csv: {e}"))?;
+    Ok(people
+        .into_iter()
+        .filter(|p| !p.mail.is_empty() && !p.culture.is_empty())
+        .map(|p| (p.mail, serde_json::Value::String(p.culture)))
+        .collect::<serde_json::Map<_, _>>()
+        .into())
 }

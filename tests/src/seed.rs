@@ -22,6 +22,15 @@ pub const SERVICE_ACCOUNTS_OU: &str = "OU=Service Accounts,DC=lab,DC=example";
 pub const TIMETABLE_GROUP: &str = "Timetable Users";
 /// Its address: a mail-enabled group, usable as a calendar grantee.
 pub const TIMETABLE_GROUP_MAIL: &str = "timetable-users@lab.example";
+/// Where the seed's recipients from outside the organisation go.
+pub const EXTERNAL_OU: &str = "OU=External,DC=lab,DC=example";
+/// A mail contact (`msExchRecipientTypeDetails` 64): in the address book, no account.
+pub const CONTACT_MAIL: &str = "planning@partner.example";
+/// A mail user (`msExchRecipientTypeDetails` 128): an account with an outside address and no
+/// mailbox here.
+pub const MAIL_USER_MAIL: &str = "jos.freelancer@partner.example";
+/// `msExchRecipientTypeDetails` of a mail-enabled universal security group.
+pub const MAIL_UNIVERSAL_SECURITY_GROUP: u32 = 1024;
 
 /// An account of the lab's directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +49,8 @@ pub struct Person {
     pub ou: String,
     /// The mailbox type: user, shared, room, equipment, or empty.
     pub mailbox_type: String,
+    /// The mailbox's language (`nl-NL`), empty for English: its folders are named in it.
+    pub culture: String,
 }
 
 impl Person {
@@ -88,6 +99,7 @@ pub fn people(fixtures: &Path) -> Result<Vec<Person>, Box<dyn std::error::Error>
             mail: field(4),
             ou: field(5),
             mailbox_type: field(6),
+            culture: field(7),
         });
     }
     Ok(people)
@@ -139,11 +151,11 @@ pub fn seed_ldif(people: &[Person], user_password: &str) -> String {
     let password_b64 = unicode_pwd_base64(user_password);
     let mut out = String::new();
     let mut ous: BTreeSet<Vec<String>> = BTreeSet::new();
-    for ou in people
-        .iter()
-        .map(|p| p.ou.as_str())
-        .chain(["OU=Service Accounts", "OU=Groups"])
-    {
+    for ou in people.iter().map(|p| p.ou.as_str()).chain([
+        "OU=Service Accounts",
+        "OU=Groups",
+        "OU=External",
+    ]) {
         let parts: Vec<String> = ou.split(',').map(str::to_owned).collect();
         for i in (0..parts.len()).rev() {
             ous.insert(parts[i..].to_vec());
@@ -223,13 +235,37 @@ pub fn seed_ldif(people: &[Person], user_password: &str) -> String {
             "dn: CN={cn},OU=Groups,{DOMAIN_DN}\nobjectClass: group\nsAMAccountName: {cn}\ngroupType: {group_type}"
         );
         if cn == TIMETABLE_GROUP {
-            let _ = writeln!(out, "mail: {TIMETABLE_GROUP_MAIL}");
+            // What Exchange's Enable-DistributionGroup leaves in the directory for a universal
+            // security group (the lab has no Exchange to run it): its address and its
+            // recipient type. A group with a mail attribute alone is not a recipient.
+            let _ = writeln!(
+                out,
+                "mail: {TIMETABLE_GROUP_MAIL}\nmsExchRecipientTypeDetails: {MAIL_UNIVERSAL_SECURITY_GROUP}"
+            );
         }
         for member in members {
             let _ = writeln!(out, "{}", ldif::line("member", member));
         }
         out.push('\n');
     };
+    // Recipients from outside: a mail contact and a mail user, as New-MailContact and
+    // New-MailUser would leave them.
+    let _ = writeln!(
+        out,
+        "dn: CN=Partner Planning,{EXTERNAL_OU}\nobjectClass: contact\ndisplayName: Partner Planning\nmail: {CONTACT_MAIL}\nmsExchRecipientTypeDetails: 64\n"
+    );
+    user_entry(
+        &mut out,
+        &format!("CN=Jos Freelancer,{EXTERNAL_OU}"),
+        "jfreelancer",
+        &[
+            ("displayName", "Jos Freelancer".into()),
+            ("mail", MAIL_USER_MAIL.into()),
+            ("msExchRecipientTypeDetails", "128".into()),
+        ],
+        &password_b64,
+        512,
+    );
     let utrecht_planners: Vec<String> = people
         .iter()
         .filter(|p| p.ou.starts_with("OU=Utrecht") && p.recipient_type_details().is_some())

@@ -3,7 +3,7 @@
 //!     fake-ews --cert PEM --key PEM --ldap-uri ldaps://… --ldap-user UPN --ldap-password-file FILE
 //!              --ca-file PEM --base DN --smb-conf FILE --winbind-socket-dir DIR
 //!              [--listen ADDR] [--control ADDR]
-//!              [--capture-dir DIR] [--settings JSON]
+//!              [--capture-dir DIR] [--settings JSON] [--cultures JSON]
 //!
 //! Prints `listening https://ADDR/EWS/Exchange.asmx control http://ADDR` once ready, and serves
 //! until its stdin closes.
@@ -88,6 +88,11 @@ async fn run(options: &HashMap<String, String>) -> Result<(), String> {
         capture_dir,
         settings,
     );
+    if let Some(json) = options.get("cultures") {
+        let cultures: HashMap<String, String> =
+            serde_json::from_str(json).map_err(|e| format!("--cultures: {e}"))?;
+        simulator.set_cultures(&cultures);
+    }
     let listen = options.get("listen").map_or("127.0.0.1:0", String::as_str);
     let control = options.get("control").map_or("127.0.0.1:0", String::as_str);
     let ews_listener = tokio::net::TcpListener::bind(listen)

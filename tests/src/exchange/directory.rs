@@ -10,10 +10,12 @@ use std::sync::Mutex;
 
 use common::sid::Sid;
 
-/// A user or group.
+/// A user, group or contact.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
-    /// `objectSid` as text.
+    /// Its DN.
+    pub dn: String,
+    /// `objectSid` as text (empty for a contact, which has none).
     pub sid: String,
     /// `sAMAccountName`.
     pub sam: String,
@@ -21,10 +23,37 @@ pub struct Principal {
     pub mail: Option<String>,
     /// `displayName` (or the sAMAccountName).
     pub display_name: String,
-    /// `msExchRecipientTypeDetails`: it has a mailbox.
+    /// `msExchRecipientTypeDetails`: what kind of recipient it is, if it is one.
     pub mailbox: Option<i64>,
     /// It is a group.
     pub group: bool,
+    /// It is a contact.
+    pub contact: bool,
+    /// A group's direct members (DNs).
+    pub members: Vec<String>,
+}
+
+/// `msExchRecipientTypeDetails` values that are mailboxes: user, linked, shared, room,
+/// equipment.
+const MAILBOX_TYPES: [i64; 5] = [1, 2, 4, 16, 32];
+
+impl Principal {
+    /// Whether it has a mailbox here (its folders can be opened).
+    pub fn has_mailbox(&self) -> bool {
+        self.mail.is_some() && self.mailbox.is_some_and(|t| MAILBOX_TYPES.contains(&t))
+    }
+
+    /// Whether it is a recipient Exchange knows: mail-enabled (a mailbox, a mail user, a mail
+    /// contact, a mail-enabled group). A group or user with a `mail` attribute alone is not;
+    /// only recipients can be given folder permissions or resolve by name.
+    pub fn is_recipient(&self) -> bool {
+        self.mail.is_some() && self.mailbox.is_some()
+    }
+
+    /// Whether it is a mail-enabled group (a distribution list to Exchange).
+    pub fn is_distribution_list(&self) -> bool {
+        self.group && self.is_recipient()
+    }
 }
 
 /// How to reach the directory.
@@ -56,7 +85,8 @@ impl Directory {
             settings,
             cache: Mutex::new(Vec::new()),
         };
-        let all = directory.search("(|(objectClass=user)(objectClass=group))")?;
+        let all =
+            directory.search("(|(objectClass=user)(objectClass=group)(objectClass=contact))")?;
         *directory.cache.lock().map_err(|_| "cache poisoned")? = all;
         Ok(directory)
     }
@@ -89,6 +119,7 @@ impl Directory {
                 "displayName",
                 "msExchRecipientTypeDetails",
                 "objectClass",
+                "member",
             ])
             .output()
             .map_err(|e| format!("cannot run ldapsearch: {e}"))?;
@@ -147,12 +178,55 @@ impl Directory {
 
     /// By SID (from the cache only: a SID the directory does not hold does not resolve).
     pub fn by_sid(&self, sid: &str) -> Option<Principal> {
+        if sid.is_empty() {
+            return None;
+        }
         self.cache
             .lock()
             .ok()?
             .iter()
             .find(|p| p.sid.eq_ignore_ascii_case(sid))
             .cloned()
+    }
+
+    /// By DN (from the cache).
+    pub fn by_dn(&self, dn: &str) -> Option<Principal> {
+        self.cache
+            .lock()
+            .ok()?
+            .iter()
+            .find(|p| p.dn.eq_ignore_ascii_case(dn))
+            .cloned()
+    }
+
+    /// The recipients whose name, address or account name starts with `text` (Exchange's
+    /// ambiguous name resolution, over the address book: recipients only), by display name.
+    pub fn resolve(&self, text: &str) -> Vec<Principal> {
+        let text = text.trim();
+        let wanted = text.to_lowercase();
+        let Ok(cache) = self.cache.lock() else {
+            return Vec::new();
+        };
+        let mut found: Vec<Principal> = cache
+            .iter()
+            .filter(|p| p.is_recipient())
+            .filter(|p| {
+                let mail = p.mail.as_deref().unwrap_or("").to_lowercase();
+                if wanted.contains('@') {
+                    return mail == wanted;
+                }
+                let name = p.display_name.to_lowercase();
+                name.starts_with(&wanted)
+                    || name
+                        .split([' ', ','])
+                        .any(|w| !w.is_empty() && w.starts_with(&wanted))
+                    || (!p.sam.is_empty() && p.sam.to_lowercase().starts_with(&wanted))
+                    || mail.starts_with(&wanted)
+            })
+            .cloned()
+            .collect();
+        found.sort_by(|a, b| a.display_name.cmp(&b.display_name));
+        found
     }
 
     /// Forgets an account (a test deletes it: its SID stops resolving).
@@ -169,6 +243,7 @@ fn parse_ldif(text: &str) -> Vec<Principal> {
         let mut values: HashMap<String, Vec<String>> = HashMap::new();
         for line in block.lines() {
             if let Some((name, value)) = line.split_once(":: ") {
+                // dn:: carries a base64 DN (non-ASCII names); other values the same way.
                 let bytes = common::base64::decode(value).unwrap_or_default();
                 let text = if name.eq_ignore_ascii_case("objectSid") {
                     Sid::from_bytes(&bytes)
@@ -189,16 +264,27 @@ fn parse_ldif(text: &str) -> Vec<Principal> {
             }
         }
         let first = |name: &str| values.get(name).and_then(|v| v.first()).cloned();
-        let (Some(sid), Some(sam)) = (first("objectsid"), first("samaccountname")) else {
-            continue;
+        let is = |class: &str| {
+            values
+                .get("objectclass")
+                .is_some_and(|c| c.iter().any(|c| c.eq_ignore_ascii_case(class)))
         };
+        let contact = is("contact");
+        let (sid, sam) = match (first("objectsid"), first("samaccountname")) {
+            (Some(sid), Some(sam)) => (sid, sam),
+            // A contact is no security principal: no SID, no sAMAccountName.
+            _ if contact => (String::new(), String::new()),
+            _ => continue,
+        };
+        let Some(dn) = first("dn") else { continue };
         principals.push(Principal {
             display_name: first("displayname").unwrap_or_else(|| sam.clone()),
             mail: first("mail"),
             mailbox: first("msexchrecipienttypedetails").and_then(|v| v.parse().ok()),
-            group: values
-                .get("objectclass")
-                .is_some_and(|c| c.iter().any(|c| c.eq_ignore_ascii_case("group"))),
+            group: is("group"),
+            contact,
+            members: values.get("member").cloned().unwrap_or_default(),
+            dn,
             sid,
             sam,
         });
@@ -225,5 +311,8 @@ mod tests {
         assert_eq!(principals[0].display_name, "Anna de Vriës");
         assert_eq!(principals[0].mailbox, Some(1));
         assert!(principals[1].group && principals[1].mail.is_none());
+        assert_eq!(principals[0].dn, "CN=Anna,OU=Staff,DC=lab,DC=example");
+        assert!(principals[0].has_mailbox() && principals[0].is_recipient());
+        assert!(!principals[1].is_recipient());
     }
 }

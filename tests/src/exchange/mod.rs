@@ -4,6 +4,8 @@
 
 pub mod auth;
 pub mod directory;
+pub mod folders;
 pub mod model;
+pub mod responses;
 pub mod server;
 pub mod soap;

@@ -14,6 +14,11 @@ pub enum Member {
     Anonymous,
     /// A user or group by SID (it may no longer resolve).
     Sid(String),
+    /// A user outside the organisation, shared with through federation: Exchange keeps and
+    /// shows such an entry by its external identity, with no SID or address (the entries
+    /// public reports describe as a `UserId` without SID, address or distinguished user), and
+    /// takes it back by that identity.
+    External(String),
 }
 
 /// `None`, `Owned` or `All`.
@@ -192,6 +197,8 @@ pub struct RequestedEntry {
     pub sid: Option<String>,
     /// `PrimarySmtpAddress`.
     pub address: Option<String>,
+    /// `ExternalUserIdentity`.
+    pub external: Option<String>,
     /// `DistinguishedUser`.
     pub distinguished: Option<String>,
     /// The individual rights given, by element name.
@@ -292,12 +299,15 @@ pub fn validate(
                     format!("'{other}' is not a distinguished user."),
                 ));
             }
-            (None, false) => {
-                return Err(refuse(
-                    "ErrorInvalidUserInfo",
-                    "A permission entry names no user.",
-                ));
-            }
+            (None, false) => match entry.external.as_deref() {
+                Some(identity) if !identity.is_empty() => Member::External(identity.to_owned()),
+                _ => {
+                    return Err(refuse(
+                        "ErrorInvalidUserInfo",
+                        "A permission entry names no user.",
+                    ));
+                }
+            },
             (None, true) => match resolve(entry.sid.as_deref(), entry.address.as_deref()) {
                 Some(sid) => Member::Sid(sid),
                 None => {

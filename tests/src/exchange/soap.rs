@@ -2,12 +2,10 @@
 //! the shape Exchange's schema demands where clients commonly get it wrong, and responses
 //! written as Exchange writes them.
 
-use std::fmt::Write as _;
-
 use quick_xml::Reader;
 use quick_xml::events::Event;
 
-use super::model::{Read, RequestedEntry, Rights, Scope};
+use super::model::RequestedEntry;
 
 /// An element of a parsed request: local name, attributes by local name, text, children.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -197,7 +195,8 @@ pub fn requested_permissions(set_field: &Element) -> Result<Vec<RequestedEntry>,
                             "SID" => entry.sid = value,
                             "PrimarySmtpAddress" => entry.address = value,
                             "DistinguishedUser" => entry.distinguished = value,
-                            "DisplayName" | "ExternalUserIdentity" => {}
+                            "ExternalUserIdentity" => entry.external = value,
+                            "DisplayName" => {}
                             other => {
                                 return Err(format!(
                                     "the element {other} is not expected in UserId"
@@ -296,203 +295,6 @@ pub fn fault(code: &str, message: &str, back_off_ms: Option<u64>) -> String {
         escape(message),
         message_xml
     )
-}
-
-/// One entry of a calendar as written in a response.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ShownEntry {
-    /// `Default` or `Anonymous`.
-    pub distinguished: Option<&'static str>,
-    /// The SID.
-    pub sid: Option<String>,
-    /// The primary SMTP address.
-    pub address: Option<String>,
-    /// The display name.
-    pub display_name: Option<String>,
-    /// The rights.
-    pub rights: Rights,
-    /// The level name.
-    pub level: &'static str,
-}
-
-/// A calendar folder as a response shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FolderView {
-    /// Id.
-    pub id: String,
-    /// Change key.
-    pub change_key: String,
-    /// Entries and unknown entries, when asked for.
-    pub permissions: Option<(Vec<ShownEntry>, Vec<String>)>,
-}
-
-fn scope(s: Scope) -> &'static str {
-    match s {
-        Scope::None => "None",
-        Scope::Owned => "Owned",
-        Scope::All => "All",
-    }
-}
-
-fn read(r: Read) -> &'static str {
-    match r {
-        Read::None => "None",
-        Read::TimeOnly => "TimeOnly",
-        Read::TimeAndSubjectAndLocation => "TimeAndSubjectAndLocation",
-        Read::FullDetails => "FullDetails",
-    }
-}
-
-fn write_folder(xml: &mut String, folder: &FolderView) {
-    // An empty change key is left out (ChangeKey is optional in the schema).
-    if folder.change_key.is_empty() {
-        let _ = write!(
-            xml,
-            r#"<t:CalendarFolder><t:FolderId Id="{}"/>"#,
-            escape(&folder.id)
-        );
-    } else {
-        let _ = write!(
-            xml,
-            r#"<t:CalendarFolder><t:FolderId Id="{}" ChangeKey="{}"/>"#,
-            escape(&folder.id),
-            escape(&folder.change_key)
-        );
-    }
-    if let Some((entries, unknown)) = &folder.permissions {
-        xml.push_str("<t:PermissionSet><t:CalendarPermissions>");
-        for e in entries {
-            xml.push_str("<t:CalendarPermission><t:UserId>");
-            if let Some(sid) = &e.sid {
-                let _ = write!(xml, "<t:SID>{}</t:SID>", escape(sid));
-            }
-            if let Some(address) = &e.address {
-                let _ = write!(
-                    xml,
-                    "<t:PrimarySmtpAddress>{}</t:PrimarySmtpAddress>",
-                    escape(address)
-                );
-            }
-            if let Some(name) = &e.display_name {
-                let _ = write!(xml, "<t:DisplayName>{}</t:DisplayName>", escape(name));
-            }
-            if let Some(d) = e.distinguished {
-                let _ = write!(xml, "<t:DistinguishedUser>{d}</t:DistinguishedUser>");
-            }
-            let r = &e.rights;
-            let _ = write!(
-                xml,
-                "</t:UserId><t:CanCreateItems>{}</t:CanCreateItems><t:CanCreateSubFolders>{}</t:CanCreateSubFolders>\
-                 <t:IsFolderOwner>{}</t:IsFolderOwner><t:IsFolderVisible>{}</t:IsFolderVisible><t:IsFolderContact>{}</t:IsFolderContact>\
-                 <t:EditItems>{}</t:EditItems><t:DeleteItems>{}</t:DeleteItems><t:ReadItems>{}</t:ReadItems>\
-                 <t:CalendarPermissionLevel>{}</t:CalendarPermissionLevel></t:CalendarPermission>",
-                r.create_items,
-                r.create_subfolders,
-                r.folder_owner,
-                r.folder_visible,
-                r.folder_contact,
-                scope(r.edit_items),
-                scope(r.delete_items),
-                read(r.read_items),
-                e.level
-            );
-        }
-        xml.push_str("</t:CalendarPermissions>");
-        if !unknown.is_empty() {
-            xml.push_str("<t:UnknownEntries>");
-            for u in unknown {
-                let _ = write!(xml, "<t:UnknownEntry>{}</t:UnknownEntry>", escape(u));
-            }
-            xml.push_str("</t:UnknownEntries>");
-        }
-        xml.push_str("</t:PermissionSet>");
-    }
-    xml.push_str("</t:CalendarFolder>");
-}
-
-/// The outcome of one folder of a GetFolder or UpdateFolder.
-pub type FolderResult = Result<FolderView, (String, String)>;
-
-/// `GetFolderResponse` or `UpdateFolderResponse`.
-pub fn folder_response(
-    operation: &str,
-    results: &[FolderResult],
-    back_off_ms: Option<u64>,
-) -> String {
-    let mut xml = format!(
-        r#"<m:{operation}Response xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><m:ResponseMessages>"#
-    );
-    for result in results {
-        match result {
-            Ok(folder) => {
-                let _ = write!(
-                    xml,
-                    r#"<m:{operation}ResponseMessage ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode><m:Folders>"#
-                );
-                write_folder(&mut xml, folder);
-                let _ = write!(xml, "</m:Folders></m:{operation}ResponseMessage>");
-            }
-            Err((code, text)) => {
-                let _ = write!(
-                    xml,
-                    r#"<m:{operation}ResponseMessage ResponseClass="Error"><m:MessageText>{}</m:MessageText><m:ResponseCode>{code}</m:ResponseCode><m:DescriptiveLinkKey>0</m:DescriptiveLinkKey>"#,
-                    escape(text)
-                );
-                if let Some(ms) = back_off_ms {
-                    let _ = write!(
-                        xml,
-                        r#"<m:MessageXml><t:Value Name="BackOffMilliseconds">{ms}</t:Value></m:MessageXml>"#
-                    );
-                }
-                let _ = write!(xml, "</m:{operation}ResponseMessage>");
-            }
-        }
-    }
-    let _ = write!(xml, "</m:ResponseMessages></m:{operation}Response>");
-    xml
-}
-
-/// A `FindFolderResponse` with the given (id, change key, display name) folders.
-pub fn find_folder_response(folders: &[(String, String, &str)]) -> String {
-    let mut xml = String::from(concat!(
-        r#"<m:FindFolderResponse xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types">"#,
-        r#"<m:ResponseMessages><m:FindFolderResponseMessage ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode>"#
-    ));
-    let _ = write!(
-        xml,
-        r#"<m:RootFolder IndexedPagingOffset="{0}" TotalItemsInView="{0}" IncludesLastItemInRange="true"><t:Folders>"#,
-        folders.len()
-    );
-    for (id, key, name) in folders {
-        let _ = write!(
-            xml,
-            r#"<t:Folder><t:FolderId Id="{}" ChangeKey="{}"/><t:DisplayName>{}</t:DisplayName></t:Folder>"#,
-            escape(id),
-            escape(key),
-            escape(name)
-        );
-    }
-    xml.push_str("</t:Folders></m:RootFolder></m:FindFolderResponseMessage></m:ResponseMessages></m:FindFolderResponse>");
-    xml
-}
-
-/// A `ConvertIdResponse`: each (id, mailbox) in the destination format.
-pub fn convert_id_response(ids: &[(String, String)], format: &str) -> String {
-    let mut xml = String::from(concat!(
-        r#"<m:ConvertIdResponse xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types""#,
-        r#" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><m:ResponseMessages>"#
-    ));
-    for (id, mailbox) in ids {
-        let _ = write!(
-            xml,
-            r#"<m:ConvertIdResponseMessage ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode><m:AlternateId xsi:type="t:AlternateIdType" Format="{}" Id="{}" Mailbox="{}"/></m:ConvertIdResponseMessage>"#,
-            escape(format),
-            escape(id),
-            escape(mailbox)
-        );
-    }
-    xml.push_str("</m:ResponseMessages></m:ConvertIdResponse>");
-    xml
 }
 
 #[cfg(test)]

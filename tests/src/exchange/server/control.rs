@@ -24,7 +24,8 @@ pub struct CalendarDump {
 /// An entry as the control API shows and takes it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct EntryDump {
-    /// Default, Anonymous, an address or a SID.
+    /// Default, Anonymous, an address, a SID, or `external:IDENTITY` for a user outside the
+    /// organisation.
     pub user: String,
     /// The level (on input: a named level, unless `rights` is given).
     #[serde(default)]
@@ -48,6 +49,7 @@ impl Simulator {
                         .map(str::to_owned)
                         .or(e.address)
                         .or(e.sid)
+                        .or(e.external.map(|x| format!("external:{x}")))
                         .unwrap_or_default(),
                     level: Some(e.level.to_owned()),
                     rights: Some(e.rights),
@@ -64,6 +66,9 @@ impl Simulator {
                 "Default" => Member::Default,
                 "Anonymous" => Member::Anonymous,
                 user if user.starts_with("S-1-") => Member::Sid(user.to_owned()),
+                user if user.starts_with("external:") => {
+                    Member::External(user.trim_start_matches("external:").to_owned())
+                }
                 user => Member::Sid(
                     self.directory
                         .by_mail(user)

@@ -190,7 +190,7 @@ impl Busy {
         let asked = envelope
             .and_then(|e| e.child("Body").and_then(|b| b.children.first()))
             .map_or_else(|| "GetFolder".to_owned(), |o| o.name.clone());
-        let answer = soap::folder_response(
+        let answer = super::super::responses::folder_response(
             &asked,
             &[Err(("ErrorServerBusy".to_owned(), text.to_owned()))],
             Some(self.back_off_ms),

@@ -5,15 +5,20 @@
 //! - [`settings`]: the Exchange version played, logon rules, limits, mailbox access.
 //! - [`logon`]: NTLM, Negotiate and Basic as IIS does them.
 //! - [`faults`]: injected faults and EWSMaxConcurrency throttling.
-//! - [`operations`]: the SOAP operations on the calendars.
+//! - [`operations`]: a request's checks and its dispatch to [`folder_ops`] (GetFolder,
+//!   FindFolder, ConvertId), [`permission_ops`] (UpdateFolder) and [`names`] (ResolveNames,
+//!   ExpandDL).
 //! - [`control`]: the control API.
 //!
 //! This file holds the state and one request's way through them.
 
 pub mod control;
 pub mod faults;
+pub mod folder_ops;
 pub mod logon;
+pub mod names;
 pub mod operations;
+pub mod permission_ops;
 pub mod settings;
 
 use std::collections::HashMap;
@@ -33,6 +38,7 @@ use tokio::net::TcpListener;
 
 use super::auth;
 use super::directory::Directory;
+use super::folders::Culture;
 use super::model::Calendar;
 use super::soap::{self, Element};
 use common::sync::lock;
@@ -83,6 +89,8 @@ struct State {
     access: Access,
     stats: Stats,
     in_flight: HashMap<String, usize>,
+    /// Each mailbox's language (lower-case address), as the lab provisioned it.
+    cultures: HashMap<String, Culture>,
 }
 
 /// The simulator.
@@ -129,6 +137,15 @@ impl Simulator {
             capture_dir,
             sequence: AtomicU64::new(0),
         })
+    }
+
+    /// Sets the mailboxes' languages (address → culture tag such as `nl-NL`): their folders are
+    /// named in them, as Exchange names them when a mailbox is first used.
+    pub fn set_cultures(&self, cultures: &HashMap<String, String>) {
+        lock(&self.state).cultures = cultures
+            .iter()
+            .map(|(mailbox, tag)| (mailbox.to_ascii_lowercase(), Culture::from_tag(tag)))
+            .collect();
     }
 
     fn capture(&self, operation: &str, request: &[u8], response: &str, fault: bool) {
