@@ -349,7 +349,7 @@ impl Simulator {
                 }
                 Member::Sid(sid) => match self.directory.by_sid(sid) {
                     Some(p) => {
-                        entries.push(shown(None, Some(p.sid), p.mail, Some(p.display_name), None))
+                        entries.push(shown(None, Some(p.sid), p.mail, Some(p.display_name), None));
                     }
                     None => unknown.push(format!("NT:{sid}")),
                 },
