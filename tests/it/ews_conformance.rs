@@ -479,7 +479,7 @@ fn exercise_peer_operations(fake: &FakeEws) {
             &request(
                 "Exchange2016",
                 &format!(
-                    r#"<m:ExpandDL><m:Mailbox><t:EmailAddress>{address}</t:EmailAddress></m:Mailbox></m:ExpandDL>"#
+                    "<m:ExpandDL><m:Mailbox><t:EmailAddress>{address}</t:EmailAddress></m:Mailbox></m:ExpandDL>"
                 ),
             ),
         )
