@@ -37,6 +37,47 @@ pub struct EditRequest {
     pub drop_unknown_entries: bool,
 }
 
+/// Before any calendar is touched: a grantee given by address must be a recipient Exchange
+/// knows. A group that is not mail-enabled (a security group with a `mail` attribute, as
+/// ad-tool's `create-group --mail` leaves it) is not, and Exchange would refuse it on every
+/// mailbox; it is refused here once instead. A server that cannot answer the question (no
+/// ResolveNames) is not a reason to stop.
+pub async fn check_grantee(
+    client: &EwsClient,
+    request: &EditRequest,
+    who: Who<'_>,
+) -> Result<(), CommandError> {
+    let (Grantee::Address(address), Change::Grant(_)) = (&request.grantee, &request.change) else {
+        return Ok(());
+    };
+    match client.resolve_names(address.as_str()).await {
+        Ok(found) if found.iter().any(|(f, kind)| address.is(f) && kind == "Contact") => {
+            Err(CommandError::usage(format!(
+                "{address} is a mail contact: it has no account in the organisation, so it cannot hold calendar permissions; no calendar was changed"
+            ))
+            .with_hint("give the address of a mailbox, a mail user or a mail-enabled security group")
+            .with_code("unknown-grantee"))
+        }
+        Ok(found) if found.iter().any(|(f, _)| address.is(f)) => Ok(()),
+        Ok(_) => Err(CommandError::usage(format!(
+            "Exchange does not know {address} as a recipient: only mail-enabled users and groups can be given calendar permissions; no calendar was changed"
+        ))
+        .with_hint(format!(
+            "if it is a group, mail-enable it in the Exchange Management Shell: Enable-DistributionGroup -Identity \"<the group's name>\" -PrimarySmtpAddress {address}; for a person, give the address of their mailbox"
+        ))
+        .with_code("unknown-grantee")),
+        Err(error) => {
+            let explained = error::explain(&error, who);
+            if error::ends_the_run(&explained) {
+                return Err(explained);
+            }
+            // Busy, or a server without ResolveNames: each mailbox will say for itself.
+            log::info!("cannot check {address} with ResolveNames ({error}); going on");
+            Ok(())
+        }
+    }
+}
+
 fn outcome(
     mailbox: &SmtpAddress,
     request: &EditRequest,

@@ -475,6 +475,30 @@ impl EwsClient {
             .ok_or(EwsError::Incomplete("the calendar folder"))
     }
 
+    /// The recipients Exchange resolves `text` to, as (address, mailbox type); none is an
+    /// empty list.
+    pub async fn resolve_names(&self, text: &str) -> Result<Vec<(String, String)>, EwsError> {
+        let envelope = self
+            .call(None, true, |header| request::resolve_names(header, text))
+            .await?;
+        let message = envelope
+            .messages
+            .into_iter()
+            .next()
+            .ok_or(EwsError::Incomplete("a response message"))?;
+        match (message.class, message.code) {
+            (ResponseClass::Error, Some(ResponseCode::ErrorNameResolutionNoResults)) => {
+                Ok(Vec::new())
+            }
+            (ResponseClass::Error, code) => Err(EwsError::Exchange {
+                mailbox: text.to_owned(),
+                code: code.unwrap_or_else(|| ResponseCode::Other("an unnamed error".into())),
+                text: message.text.unwrap_or_default(),
+            }),
+            _ => Ok(message.resolutions),
+        }
+    }
+
     /// The calendar of the account that logs on (for `check`: any EWS answer, even "no such
     /// mailbox" for an account without one, proves the logon and tells the server version).
     pub async fn own_calendar(&self) -> Result<Result<CalendarFolder, EwsError>, EwsError> {

@@ -149,6 +149,7 @@ mod tests {
                 text: None,
                 back_off_ms,
                 folder: None,
+                resolutions: Vec::new(),
             }],
             ..Envelope::default()
         }

@@ -63,6 +63,17 @@ fn envelope(header: &RequestHeader, body: &str) -> String {
     xml
 }
 
+/// `ResolveNames` of `text` in the address book: who Exchange knows by that name or address.
+pub fn resolve_names(header: &RequestHeader, text: &str) -> String {
+    envelope(
+        header,
+        &format!(
+            r#"<m:ResolveNames ReturnFullContactData="false"><m:UnresolvedEntry>{}</m:UnresolvedEntry></m:ResolveNames>"#,
+            escape(text)
+        ),
+    )
+}
+
 /// `GetFolder` for the calendar of `mailbox` (the distinguished id, whatever its localized
 /// name), asking for `folder:PermissionSet` by name: `AllProperties` does not return it since
 /// Exchange 2013. With impersonation the mailbox is the impersonated user's own.

@@ -74,6 +74,9 @@ pub struct ResponseMessage {
     pub back_off_ms: Option<u64>,
     /// The folder, for folder operations.
     pub folder: Option<CalendarFolder>,
+    /// What a ResolveNames found: each `Resolution/Mailbox`'s `EmailAddress` and
+    /// `MailboxType` (`Mailbox`, `PublicDL`, `Contact`, …).
+    pub resolutions: Vec<(String, String)>,
 }
 
 /// A SOAP fault.
@@ -193,6 +196,7 @@ pub fn parse(body: &[u8]) -> Result<Envelope, ParseError> {
                         text: None,
                         back_off_ms: None,
                         folder: None,
+                        resolutions: Vec::new(),
                     });
                 }
                 b"CalendarFolder" | b"Folder"
@@ -383,6 +387,21 @@ fn close(name: &[u8], c: &mut Closing<'_>) {
                 message.text = Some(text.to_owned());
             }
         }
+        b"EmailAddress" | b"MailboxType"
+            if c.path.len() >= 2
+                && c.path[c.path.len() - 2] == b"Resolution"
+                && c.path[c.path.len() - 1] == b"Mailbox" =>
+        {
+            if let Some(message) = c.message.as_mut() {
+                if name == b"EmailAddress" {
+                    message
+                        .resolutions
+                        .push((text.trim().to_owned(), String::new()));
+                } else if let Some(last) = message.resolutions.last_mut() {
+                    text.trim().clone_into(&mut last.1);
+                }
+            }
+        }
         b"ResponseCode" => {
             if *c.in_fault {
                 if let Some(fault) = c.envelope.fault.as_mut() {
@@ -559,4 +578,24 @@ mod tests {
         let truncated = &GET_FOLDER.as_bytes()[..GET_FOLDER.len() / 2];
         let _ = parse(truncated);
     }
+
+    #[test]
+    fn resolutions_carry_address_and_kind() {
+        let xml = r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><m:ResolveNamesResponse xmlns:m="m" xmlns:t="t"><m:ResponseMessages><m:ResolveNamesResponseMessage ResponseClass="Warning"><m:MessageText>Multiple results were found.</m:MessageText><m:ResponseCode>ErrorNameResolutionMultipleResults</m:ResponseCode><m:ResolutionSet TotalItemsInView="2"><t:Resolution><t:Mailbox><t:Name>Team</t:Name><t:EmailAddress>team@lab.example</t:EmailAddress><t:RoutingType>SMTP</t:RoutingType><t:MailboxType>PublicDL</t:MailboxType></t:Mailbox><t:Contact><t:EmailAddresses><t:Entry Key="EmailAddress1">SMTP:x@y.z</t:Entry></t:EmailAddresses></t:Contact></t:Resolution><t:Resolution><t:Mailbox><t:EmailAddress>p@partner.example</t:EmailAddress><t:MailboxType>Contact</t:MailboxType></t:Mailbox></t:Resolution></m:ResolutionSet></m:ResolveNamesResponseMessage></m:ResponseMessages></m:ResolveNamesResponse></s:Body></s:Envelope>"#;
+        let envelope = parse(xml.as_bytes()).unwrap();
+        let message = &envelope.messages[0];
+        assert_eq!(message.class, ResponseClass::Warning);
+        assert_eq!(
+            message.code,
+            Some(ResponseCode::ErrorNameResolutionMultipleResults)
+        );
+        assert_eq!(
+            message.resolutions,
+            [
+                ("team@lab.example".to_owned(), "PublicDL".to_owned()),
+                ("p@partner.example".to_owned(), "Contact".to_owned())
+            ]
+        );
+    }
+
 }

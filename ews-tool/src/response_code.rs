@@ -68,6 +68,10 @@ codes! {
     ErrorFolderNotFound,
     /// The request does not match the schema.
     ErrorSchemaValidation,
+    /// ResolveNames found nobody by that name.
+    ErrorNameResolutionNoResults,
+    /// ResolveNames found several (a warning: they are listed).
+    ErrorNameResolutionMultipleResults,
 }
 
 impl fmt::Display for ResponseCode {

@@ -92,9 +92,11 @@ fn a_service_account_from_ad_tool_grants_over_one_ntlm_logon() {
             "{mailbox}: {calendar}"
         );
     }
-    // Six SOAP requests (a read and a write per mailbox) on one connection, one logon.
+    // Seven SOAP requests (the grantee checked once with ResolveNames, then a read and a
+    // write per mailbox) on one connection, one logon.
     let stats = fake.stats();
-    assert_eq!(stats["soap_requests"], 6, "{stats}");
+    assert_eq!(stats["soap_requests"], 7, "{stats}");
+    assert_eq!(stats["operations"]["ResolveNames"], 1, "{stats}");
     assert_eq!(stats["connections"], 1, "{stats}");
     assert_eq!(stats["ntlm_logons"], 1, "{stats}");
     // The most verbose log shows the SOAP traffic but no password and no NTLM token.

@@ -234,11 +234,25 @@ fn exercise_2016(fake: &FakeEws) {
     // Error messages and faults.
     run(&["list", "--mailbox", "nobody@lab.example"], 1);
     run(&["list", "--mailbox", NO_ACCESS_MAILBOX], 4);
+    // A grantee Exchange does not know: by address, refused once after ResolveNames; by SID,
+    // refused by each UpdateFolder.
     run(
         &[
             "grant",
             "--to",
             "nobody@lab.example",
+            "--level",
+            "Editor",
+            "--mailbox",
+            mailbox,
+        ],
+        2,
+    );
+    run(
+        &[
+            "grant",
+            "--to",
+            "S-1-5-21-1111111111-2222222222-3333333333-9999",
             "--level",
             "Editor",
             "--mailbox",

@@ -4,11 +4,13 @@
 //! - [`certs`]: the lab's CA and server certificates, issued at start.
 //! - [`seed`]: what the lab directory holds.
 //! - [`tools`]: running the workspace's binaries as an administrator would.
+//! - [`mail_enable`]: what Exchange's Enable-DistributionGroup leaves in the directory.
 
 pub mod certs;
 pub mod exchange;
 pub mod fake_ews;
 pub mod ldap_proxy;
+pub mod mail_enable;
 pub mod prerequisites;
 pub mod samba;
 pub mod seed;

@@ -93,6 +93,10 @@ pub struct GroupRecord {
     pub category: Option<Category>,
     /// `mail`.
     pub mail: Option<String>,
+    /// Whether Exchange knows the group as a recipient (`msExchRecipientTypeDetails` is set,
+    /// as Enable-DistributionGroup leaves it); only then does mail reach it and can it be
+    /// given calendar permissions.
+    pub mail_enabled: Option<bool>,
     /// What happened.
     pub action: Option<Action>,
     /// What changed.
@@ -145,13 +149,14 @@ impl GroupRecord {
     }
 }
 
-const GROUP_ATTRIBUTES: [&str; 6] = [
+const GROUP_ATTRIBUTES: [&str; 7] = [
     "sAMAccountName",
     "objectSid",
     "groupType",
     "mail",
     "description",
     "objectClass",
+    "msExchRecipientTypeDetails",
 ];
 
 /// Runs `create-group`.
@@ -163,11 +168,6 @@ pub async fn run(args: CreateGroupArgs, ctx: &Context) -> Result<ExitStatus, Com
             CommandError::usage(format!("{e}; give --sam-account-name")).with_item(&item)
         })?,
     };
-    if args.mail.is_some() {
-        log::warn!(
-            "--mail only sets the mail attribute: Exchange delivers to the group once it is mail-enabled (Enable-DistributionGroup)"
-        );
-    }
     let mut directory = ctx.connect().await?;
     let parent = match &args.path {
         Some(path) => path.clone(),
@@ -282,6 +282,9 @@ pub async fn run(args: CreateGroupArgs, ctx: &Context) -> Result<ExitStatus, Com
             return Err(conflict_error(&sam, conflict).with_item(&item));
         }
     }
+    if let (Some(mail), Some(false) | None) = (&args.mail, record.mail_enabled) {
+        log::warn!("{}", exchange_step(&record.dn, mail.as_str()));
+    }
     let any_failed = record.members.iter().any(|m| m.error.is_some());
     ctx.print_one(&record, |w| record.write_human(w))?;
     directory.unbind().await;
@@ -371,4 +374,12 @@ fn fill_from(entry: &crate::directory::Entry, record: &mut GroupRecord) {
         record.category = Some(category);
     }
     record.mail = entry.text("mail");
+    record.mail_enabled = Some(entry.int("msExchRecipientTypeDetails").is_some());
+}
+
+/// What only Exchange can do for a group with a `mail` attribute: make it a recipient.
+fn exchange_step(dn: &str, mail: &str) -> String {
+    format!(
+        "--mail sets only the group's mail attribute: Exchange delivers to the group, and accepts it as a calendar grantee, once it is mail-enabled, which only Exchange can do; run in the Exchange Management Shell: Enable-DistributionGroup -Identity \"{dn}\" -PrimarySmtpAddress {mail}"
+    )
 }

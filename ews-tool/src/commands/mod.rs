@@ -201,6 +201,7 @@ pub async fn run_edits(
         user: &user,
         grantee: Some(&grantee),
     };
+    batch::check_grantee(&client, &request, who).await?;
     let (client_ref, request) = (&client, &request);
     let reporter = each_mailbox(
         ctx,

@@ -211,6 +211,13 @@ fn demo() -> Result<(), Box<dyn std::error::Error>> {
         &group_args,
         None,
     )?;
+    // Exchange's own step, which ad-tool cannot take (it said so, with the cmdlet to run):
+    // done here as Enable-DistributionGroup leaves it in the directory.
+    let group_dn = format!("CN={GROUP},{groups_ou}");
+    println!(
+        "\n== Exchange's step: Enable-DistributionGroup -Identity \"{group_dn}\" -PrimarySmtpAddress {GROUP_MAIL}\n(the lab has no Exchange Management Shell: lab::mail_enable writes what the cmdlet leaves in the directory)"
+    );
+    lab::mail_enable::enable_distribution_group(&dc, &group_dn)?;
     step.run(
         "One of them in detail",
         "ad-tool",

@@ -161,6 +161,25 @@ impl Directory {
         )
     }
 
+    /// By `mail`, read from the directory now (the cache may hold it from before a change,
+    /// such as a group being mail-enabled); the cache is updated.
+    pub fn by_mail_fresh(&self, address: &str) -> Option<Principal> {
+        let found = self
+            .search(&format!("(mail={})", ldap3::ldap_escape(address)))
+            .ok()?
+            .into_iter()
+            .find(|p| {
+                p.mail
+                    .as_deref()
+                    .is_some_and(|m| m.eq_ignore_ascii_case(address))
+            })?;
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.retain(|p| !p.dn.eq_ignore_ascii_case(&found.dn));
+            cache.push(found.clone());
+        }
+        Some(found)
+    }
+
     /// By `sAMAccountName`.
     pub fn by_sam(&self, sam: &str) -> Option<Principal> {
         self.find(
@@ -203,6 +222,13 @@ impl Directory {
     /// ambiguous name resolution, over the address book: recipients only), by display name.
     pub fn resolve(&self, text: &str) -> Vec<Principal> {
         let text = text.trim();
+        if text.contains('@') {
+            return self
+                .by_mail_fresh(text)
+                .filter(Principal::is_recipient)
+                .into_iter()
+                .collect();
+        }
         let wanted = text.to_lowercase();
         let Ok(cache) = self.cache.lock() else {
             return Vec::new();
@@ -212,9 +238,6 @@ impl Directory {
             .filter(|p| p.is_recipient())
             .filter(|p| {
                 let mail = p.mail.as_deref().unwrap_or("").to_lowercase();
-                if wanted.contains('@') {
-                    return mail == wanted;
-                }
                 let name = p.display_name.to_lowercase();
                 name.starts_with(&wanted)
                     || name

@@ -67,16 +67,19 @@ impl Simulator {
             ));
         }
         let mailbox = owner.mail.clone().unwrap_or_default();
-        // Only mail-enabled recipients can hold folder permissions (a security group that is
-        // not mail-enabled, or a user without a mailbox or mail user, is not in the address
-        // book): such an entry is refused like an unknown user.
+        // Only mail-enabled security principals can hold folder permissions: a group that is
+        // not mail-enabled, or a user who is neither a mailbox nor a mail user, is not in the
+        // address book, and a mail contact has no SID; such an entry is refused like an
+        // unknown user.
         let entries = model::validate(requested, |sid, address| {
             let principal = match (sid, address) {
                 (Some(sid), _) => self.directory.by_sid(sid),
                 (None, Some(address)) => self.directory.by_mail(address),
                 _ => None,
             };
-            principal.filter(Principal::is_recipient).map(|p| p.sid)
+            principal
+                .filter(|p| p.is_recipient() && !p.sid.is_empty())
+                .map(|p| p.sid)
         })
         .map_err(|r| (r.code.to_owned(), r.text))?;
         // The change key is checked and the list replaced in one step, as one store write.
