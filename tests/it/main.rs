@@ -23,6 +23,7 @@ mod ews_permissions;
 mod ews_resilience;
 mod help;
 mod output_shape;
+mod peer_exchangelib;
 mod readme;
 mod setup;
 mod support;
