@@ -344,6 +344,15 @@ pub fn validate(
             }
             rights
         } else {
+            // A named level with individual rights beside it: the schema allows the pair, and
+            // no source says outright what Exchange does with it. What this follows:
+            // Microsoft's "Setting Folder-Level Permissions" (Exchange 2007 SP1 and 2010) has a
+            // client set individual permissions *or* a permission level; Microsoft's EWS
+            // Managed API (FolderPermission.WriteElementsToXml) writes the rights only with
+            // Custom and a named level alone, so Microsoft's own clients never send the pair;
+            // and ErrorInvalidPermissionSettings is the code ResponseCodeType gives for
+            // permission settings that are not valid. Refusing is the strict reading; it is
+            // not confirmed against a live server, and ews-tool never sends the pair.
             if !entry.rights.is_empty() {
                 return Err(refuse(
                     "ErrorInvalidPermissionSettings",
