@@ -9,8 +9,8 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 
-use futures::StreamExt;
-use futures::stream::FuturesUnordered;
+use futures::stream::{FusedStream, FuturesUnordered};
+use futures::{Stream, StreamExt};
 
 /// How far ahead of the oldest unfinished item work may start, per place.
 pub const WINDOW_PER_SLOT: usize = 64;
@@ -22,6 +22,28 @@ pub const WINDOW_PER_SLOT: usize = 64;
 pub async fn in_order<T, R, E, Fut>(
     items: impl IntoIterator<Item = T>,
     concurrency: usize,
+    may_start: impl FnMut() -> bool,
+    work: impl Fn(T) -> Fut,
+    on_result: impl FnMut(R) -> Result<(), E>,
+) -> Result<(), E>
+where
+    Fut: Future<Output = R>,
+{
+    in_order_streamed(
+        futures::stream::iter(items),
+        concurrency,
+        may_start,
+        work,
+        on_result,
+    )
+    .await
+}
+
+/// [`in_order`] over items that arrive as a stream (a pipe that is still being written): an
+/// item starts as soon as it arrives and a place is free, while the items in flight go on.
+pub async fn in_order_streamed<T, R, E, Fut>(
+    items: impl Stream<Item = T>,
+    concurrency: usize,
     mut may_start: impl FnMut() -> bool,
     work: impl Fn(T) -> Fut,
     mut on_result: impl FnMut(R) -> Result<(), E>,
@@ -31,36 +53,40 @@ where
 {
     let concurrency = concurrency.max(1);
     let window = concurrency.saturating_mul(WINDOW_PER_SLOT);
-    let mut items = items.into_iter().enumerate().peekable();
+    let mut items = std::pin::pin!(items.fuse());
     let mut running = FuturesUnordered::new();
     let mut finished: BTreeMap<usize, R> = BTreeMap::new();
+    let mut next_in = 0usize;
     let mut next_out = 0usize;
     let mut stopped = false;
     loop {
-        while !stopped && running.len() < concurrency {
-            let Some((index, _)) = items.peek() else {
-                break;
-            };
-            if *index >= next_out + window {
-                break;
-            }
-            if !may_start() {
-                stopped = true;
-                break;
-            }
-            let Some((index, item)) = items.next() else {
-                break;
-            };
-            let future = work(item);
-            running.push(async move { (index, future.await) });
-        }
-        let Some((index, result)) = running.next().await else {
+        let room = !stopped
+            && !items.is_terminated()
+            && running.len() < concurrency
+            && next_in < next_out + window;
+        if running.is_empty() && !room {
             break;
-        };
-        finished.insert(index, result);
-        while let Some(result) = finished.remove(&next_out) {
-            on_result(result)?;
-            next_out += 1;
+        }
+        tokio::select! {
+            biased;
+            Some((index, result)) = running.next(), if !running.is_empty() => {
+                finished.insert(index, result);
+                while let Some(result) = finished.remove(&next_out) {
+                    on_result(result)?;
+                    next_out += 1;
+                }
+            }
+            item = items.next(), if room => {
+                let Some(item) = item else { continue };
+                if !may_start() {
+                    stopped = true;
+                    continue;
+                }
+                let index = next_in;
+                next_in += 1;
+                let future = work(item);
+                running.push(async move { (index, future.await) });
+            }
         }
     }
     Ok(())
@@ -156,6 +182,42 @@ mod tests {
             )
             .await;
             assert_eq!(result, Err(3));
+        });
+    }
+
+    #[test]
+    fn items_from_a_stream_start_while_it_is_still_being_written() {
+        runtime().block_on(async {
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<usize>(4);
+            let stream = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
+            let reported = RefCell::new(Vec::new());
+            let reported = &reported;
+            let writer = async move {
+                for i in 0..5 {
+                    tx.send(i).await.unwrap();
+                    // The next item comes only once the previous one was reported.
+                    while reported.borrow().len() <= i {
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                }
+            };
+            let run = in_order_streamed(
+                stream,
+                3,
+                || true,
+                |i| async move { i * 10 },
+                |r| {
+                    reported.borrow_mut().push(r);
+                    Ok::<(), ()>(())
+                },
+            );
+            let (result, ()) = tokio::time::timeout(Duration::from_secs(10), async {
+                futures::join!(run, writer)
+            })
+            .await
+            .expect("results came while the stream was open");
+            result.unwrap();
+            assert_eq!(*reported.borrow(), [0, 10, 20, 30, 40]);
         });
     }
 }

@@ -2,7 +2,7 @@
 //! written once, next to the values, and used for printing, serialising and parsing alike.
 
 /// Declares a fieldless enum with one name per value, and gives it `ALL`, `name()`,
-/// `from_name()`, `Display` and a `Serialize` that writes the name. The enum must derive
+/// `from_name()`, `Display`, and `Serialize`/`Deserialize` by the name. The enum must derive
 /// `Clone` and `Copy`.
 ///
 /// ```
@@ -59,6 +59,15 @@ macro_rules! named {
         impl ::serde::Serialize for $name {
             fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                 serializer.serialize_str(self.name())
+            }
+        }
+
+        impl<'de> ::serde::Deserialize<'de> for $name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = <::std::borrow::Cow<'de, str> as ::serde::Deserialize>::deserialize(deserializer)?;
+                Self::from_name(&text).ok_or_else(|| {
+                    ::serde::de::Error::custom(format!("unknown value {text:?}"))
+                })
             }
         }
     };

@@ -1,14 +1,16 @@
-//! Grant or revoke on many mailboxes: read the calendar's permissions, change the grantee's
-//! entry alone, write the whole list back with the change key just read, and on a stale change
-//! key read again and retry. Runs `--concurrency` mailboxes at once; results keep input order.
+//! Grant, revoke or undo on many mailboxes: read the calendar's permissions, bring the
+//! grantee's entry alone to its target, write the whole list back with the change key just
+//! read (the journal records the entry before and after first), and on a stale change key read
+//! again and retry. Runs `--concurrency` mailboxes at once; results keep input order.
 
 use common::address::SmtpAddress;
 use common::{CommandError, ExitStatus};
 
 use crate::client::EwsClient;
 use crate::error::{self, EwsError, Who};
+use crate::journal::{Journal, Record};
 use crate::outcome::{Action, MailboxOutcome};
-use crate::permissions::{self, Edit, Grantee, Level, unwritable_entries};
+use crate::permissions::{self, EntryState, Grantee, Level, state_of, unwritable_entries};
 use crate::response_code::ResponseCode;
 use crate::transport::TransportError;
 
@@ -22,9 +24,15 @@ pub enum Change {
     Grant(Level),
     /// Remove the grantee's entry.
     Revoke,
+    /// Put the grantee's entry back as it was before a journaled run, if it is still what
+    /// that run left (or whatever it is, with `force`); per mailbox, from the journal.
+    Restore {
+        /// Restore even when the entry was changed since.
+        force: bool,
+    },
 }
 
-/// A grant or revoke, as asked.
+/// A grant, revoke or undo, as asked.
 #[derive(Debug, Clone)]
 pub struct EditRequest {
     /// Who.
@@ -35,6 +43,17 @@ pub struct EditRequest {
     pub dry_run: bool,
     /// Update even when that drops entries Exchange cannot resolve.
     pub drop_unknown_entries: bool,
+}
+
+/// What one mailbox needs besides the request: the journal to record in, and what an earlier
+/// run's journal says of it (its entry before and after that run's write).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MailboxJob<'a> {
+    /// Where intents and outcomes go (none for a dry run).
+    pub journal: Option<&'a Journal>,
+    /// The earlier run's (before, after): a write in flight when it stopped (to re-check), or
+    /// the write an undo reverses.
+    pub earlier: Option<(EntryState, EntryState)>,
 }
 
 /// Before any calendar is touched: a grantee given by address must be a recipient Exchange
@@ -78,41 +97,122 @@ pub async fn check_grantee(
     }
 }
 
+/// The level a report shows for an entry: none, the level, or Custom.
+fn level_of(state: EntryState) -> Option<Level> {
+    match state {
+        EntryState::Absent => None,
+        EntryState::Level { level } => Some(level),
+        EntryState::Custom { .. } => Some(Level::Custom),
+    }
+}
+
+/// What writing `after` over `before` is called.
+fn action_of(change: &Change, before: EntryState, after: EntryState) -> Action {
+    match (change, before, after) {
+        (_, b, a) if b == a => {
+            if a == EntryState::Absent {
+                Action::Absent
+            } else {
+                Action::Unchanged
+            }
+        }
+        (Change::Restore { .. }, ..) => Action::Restored,
+        (_, EntryState::Absent, _) => Action::Granted,
+        (_, _, EntryState::Absent) => Action::Revoked,
+        _ => Action::Updated,
+    }
+}
+
 fn outcome(
     mailbox: &SmtpAddress,
     request: &EditRequest,
-    edit: Edit,
-    dry_run: bool,
+    action: Action,
+    before: EntryState,
+    after: EntryState,
 ) -> MailboxOutcome {
-    let (action, before, after) = match edit {
-        Edit::Unchanged { level: None } => (Action::Absent, None, None),
-        Edit::Unchanged { level } => (Action::Unchanged, level, level),
-        Edit::Granted { level } => (Action::Granted, None, Some(level)),
-        Edit::Updated { before, after } => (Action::Updated, Some(before), Some(after)),
-        Edit::Revoked { before } => (Action::Revoked, Some(before), None),
-    };
-    let action = if dry_run { action.planned() } else { action };
     MailboxOutcome {
         mailbox: mailbox.to_string(),
         grantee: request.grantee.to_string(),
         action,
-        level_before: before,
-        level_after: after,
+        level_before: level_of(before),
+        level_after: level_of(after),
         error: None,
     }
 }
 
-/// Applies the request to one mailbox's calendar. Errors name the mailbox once the batch
-/// driver (`commands::each_mailbox`) adds it as their item.
+/// Applies the request to one mailbox's calendar, recording intent and outcome in the
+/// journal. Errors name the mailbox once the batch driver (`commands::each_mailbox`) adds it
+/// as their item.
 pub async fn edit_mailbox(
     client: &EwsClient,
     mailbox: &SmtpAddress,
     request: &EditRequest,
     who: Who<'_>,
+    job: MailboxJob<'_>,
 ) -> Result<MailboxOutcome, CommandError> {
+    let result = converge(client, mailbox, request, who, job).await;
+    if let Some(journal) = job.journal {
+        let record = match &result {
+            Ok(done) => Record::Outcome {
+                mailbox: mailbox.to_string(),
+                action: done.action.name().to_owned(),
+                before: done.before,
+                after: done.after,
+                error: None,
+            },
+            Err(error) => Record::Outcome {
+                mailbox: mailbox.to_string(),
+                action: if error.code == "changed-since" {
+                    "changed-since"
+                } else {
+                    "failed"
+                }
+                .to_owned(),
+                before: None,
+                after: None,
+                error: Some(error.summary()),
+            },
+        };
+        journal.record(&record);
+    }
+    result.map(|done| done.outcome)
+}
+
+/// A mailbox's outcome with the entry states behind it, for the journal.
+struct Done {
+    outcome: MailboxOutcome,
+    action: Action,
+    before: Option<EntryState>,
+    after: Option<EntryState>,
+}
+
+impl Done {
+    fn new(
+        mailbox: &SmtpAddress,
+        request: &EditRequest,
+        action: Action,
+        before: EntryState,
+        after: EntryState,
+    ) -> Self {
+        Done {
+            outcome: outcome(mailbox, request, action, before, after),
+            action,
+            before: Some(before),
+            after: Some(after),
+        }
+    }
+}
+
+async fn converge(
+    client: &EwsClient,
+    mailbox: &SmtpAddress,
+    request: &EditRequest,
+    who: Who<'_>,
+    job: MailboxJob<'_>,
+) -> Result<Done, CommandError> {
     let explain = |e: &EwsError| error::explain(e, who);
-    // The outcome of a write whose answer was lost, learnt by reading the calendar again.
-    let mut sent: Option<Edit> = None;
+    // The write whose answer was lost, learnt by reading the calendar again.
+    let mut sent: Option<(EntryState, EntryState)> = None;
     for attempt in 1..=MAX_CONFLICT_RETRIES {
         let folder = match client.calendar(mailbox).await {
             Ok(folder) => folder,
@@ -133,22 +233,52 @@ pub async fn edit_mailbox(
         let mut set = folder
             .permissions
             .ok_or_else(|| explain(&EwsError::Incomplete("the permission set")))?;
-        let unwritable = unwritable_entries(&set);
-        let edit = match request.change {
-            Change::Grant(level) => permissions::grant(&mut set, &request.grantee, level),
-            Change::Revoke => permissions::revoke(&mut set, &request.grantee),
+        let current = state_of(&set, &request.grantee);
+        // A write found made: this run's, whose answer was lost, or an earlier run's that
+        // was in flight when it stopped. Reported as made, never sent again.
+        if let Some((before, after)) = sent.or(match request.change {
+            Change::Restore { .. } => None,
+            _ => job.earlier,
+        }) && before != after
+            && current == after
+        {
+            log::info!("{mailbox}: the calendar shows the change was made");
+            let action = action_of(&request.change, before, after);
+            return Ok(Done::new(mailbox, request, action, before, after));
         }
-        .map_err(|e| CommandError::usage(e.to_string()).with_code("edit"))?;
-        if matches!(edit, Edit::Unchanged { .. }) {
-            if let Some(made) = sent {
-                // The lost write was made: report what it did.
-                log::info!(
-                    "{mailbox}: the answer to the change was lost; the calendar shows it was made"
-                );
-                return Ok(outcome(mailbox, request, made, false));
+        let target = match request.change {
+            Change::Grant(level) => EntryState::Level { level },
+            Change::Revoke => EntryState::Absent,
+            Change::Restore { force } => {
+                let Some((before, after)) = job.earlier else {
+                    return Ok(Done::new(
+                        mailbox,
+                        request,
+                        Action::Unchanged,
+                        current,
+                        current,
+                    ));
+                };
+                if current != before && current != after && !force {
+                    return Err(CommandError::new(
+                        ExitStatus::ItemsFailed,
+                        format!(
+                            "the grantee's entry was changed since the run: it is {current}, the run left {after}; left as it is"
+                        ),
+                    )
+                    .with_hint("check it, or add --force to put back what was there before the run")
+                    .with_code("changed-since"));
+                }
+                before
             }
-            return Ok(outcome(mailbox, request, edit, false));
+        };
+        let changed = permissions::set_state(&mut set, &request.grantee, target)
+            .map_err(|e| CommandError::usage(e.to_string()).with_code("edit"))?;
+        let action = action_of(&request.change, current, target);
+        if !changed {
+            return Ok(Done::new(mailbox, request, action, current, target));
         }
+        let unwritable = unwritable_entries(&set);
         if unwritable > 0 && !request.drop_unknown_entries {
             return Err(CommandError::new(
                 ExitStatus::ItemsFailed,
@@ -158,10 +288,36 @@ pub async fn edit_mailbox(
             .with_code("unknown-entries"));
         }
         if request.dry_run {
-            return Ok(outcome(mailbox, request, edit, true));
+            return Ok(Done::new(
+                mailbox,
+                request,
+                action.planned(),
+                current,
+                target,
+            ));
+        }
+        if let Some(journal) = job.journal {
+            journal
+                .durable(&Record::Intent {
+                    mailbox: mailbox.to_string(),
+                    before: current,
+                    after: target,
+                })
+                .await
+                .map_err(|e| {
+                    CommandError::new(
+                        ExitStatus::ItemsFailed,
+                        format!(
+                            "cannot write the journal {}: {e}; stopped before changing this calendar",
+                            journal.path().display()
+                        ),
+                    )
+                    .with_hint("free space or choose another --journal, then run the same command again")
+                    .with_code("journal")
+                })?;
         }
         match client.set_permissions(mailbox, &folder.id, &set).await {
-            Ok(_) => return Ok(outcome(mailbox, request, edit, false)),
+            Ok(_) => return Ok(Done::new(mailbox, request, action, current, target)),
             // Someone changed the list between our read and our write: read it again.
             Err(e)
                 if e.response_code() == Some(&ResponseCode::ErrorIrresolvableConflict)
@@ -180,7 +336,7 @@ pub async fn edit_mailbox(
                 log::info!(
                     "{mailbox}: the connection broke after the change was sent ({reason}); reading the calendar again"
                 );
-                sent = Some(edit);
+                sent = Some((current, target));
             }
             Err(e) => return Err(explain(&e)),
         }

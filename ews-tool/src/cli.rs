@@ -126,6 +126,12 @@ pub struct BatchArgs {
     #[arg(long, value_name = "FILE.csv")]
     pub report: Option<PathBuf>,
 
+    /// Record each calendar's entry before and after in this journal (JSON lines), for undo;
+    /// the same journal again resumes an interrupted run [default: a new file in the state
+    /// directory, printed at the start]
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+
     /// Update calendars even when that removes entries Exchange cannot resolve (deleted users)
     #[arg(long)]
     pub drop_unknown_entries: bool,

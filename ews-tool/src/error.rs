@@ -222,7 +222,7 @@ fn human_duration(duration: std::time::Duration) -> String {
 pub fn ends_the_run(error: &CommandError) -> bool {
     matches!(
         error.code,
-        "auth" | "auth-scheme" | "auth-protocol" | "backoff"
+        "auth" | "auth-scheme" | "auth-protocol" | "backoff" | "journal"
     )
 }
 

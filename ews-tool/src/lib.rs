@@ -19,6 +19,7 @@ pub mod commands;
 pub mod context;
 pub mod endpoint;
 pub mod error;
+pub mod journal;
 pub mod mailboxes;
 pub mod ntlm;
 pub mod outcome;

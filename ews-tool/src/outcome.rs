@@ -28,6 +28,12 @@ common::named! {
         WouldUpdate = "would-update",
         /// Would be revoked (`--dry-run`).
         WouldRevoke = "would-revoke",
+        /// Put back as it was before the run (`undo`).
+        Restored = "restored",
+        /// Would be put back (`undo --dry-run`).
+        WouldRestore = "would-restore",
+        /// Changed by someone since the run, left as it is (`undo`).
+        ChangedSince = "changed-since",
         /// Failed; see `error`.
         Failed = "failed",
     }
@@ -41,6 +47,7 @@ impl Action {
             Action::Granted => Action::WouldGrant,
             Action::Updated => Action::WouldUpdate,
             Action::Revoked => Action::WouldRevoke,
+            Action::Restored => Action::WouldRestore,
             other => other,
         }
     }

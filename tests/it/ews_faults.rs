@@ -345,14 +345,29 @@ fn ctrl_c_finishes_what_is_in_flight_and_the_same_command_finishes_the_rest() {
     assert_eq!(out.status.code(), Some(130), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("interrupted"), "{stderr}");
-    assert!(stderr.contains("run the same command again"), "{stderr}");
+    // The line names the journal and the command that finishes the run.
+    let journal = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("ews-tool: journal: "))
+        .expect("the journal's path at the start")
+        .to_owned();
+    assert!(
+        stderr.contains("to finish, run:") && stderr.contains(&format!("--journal {journal}")),
+        "{stderr}"
+    );
     let done = String::from_utf8_lossy(&out.stdout).lines().count();
     assert!(
         done > 0 && done < mailboxes.len(),
         "stopped mid-run: {done}"
     );
-    let again = grant().run();
+    let again = grant().args(["--journal", &journal]).run();
     again.expect_code(0);
+    assert_eq!(
+        again.stdout.lines().count(),
+        mailboxes.len() - done,
+        "the resumed run skips what was done: {}",
+        again.stderr
+    );
     let writes = fake.stats()["calendar_writes"].clone();
     for mailbox in &mailboxes {
         assert_eq!(writes[mailbox.as_str()], 1, "{mailbox} written once");

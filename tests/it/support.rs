@@ -323,9 +323,18 @@ pub fn is_summary(line: &str) -> bool {
         })
 }
 
-/// The lines of stderr that are not the closing summary: the failures and warnings.
+/// Whether a stderr line is the notice of a run's journal ("ews-tool: journal: PATH").
+pub fn is_journal_notice(line: &str) -> bool {
+    line.starts_with("ews-tool: journal: ")
+}
+
+/// The lines of stderr that are not the closing summary or the journal notice: the failures
+/// and warnings.
 pub fn failure_lines(stderr: &str) -> Vec<&str> {
-    stderr.lines().filter(|l| !is_summary(l)).collect()
+    stderr
+        .lines()
+        .filter(|l| !is_summary(l) && !is_journal_notice(l))
+        .collect()
 }
 
 /// The closing summary line; exactly one must be there.

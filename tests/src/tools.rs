@@ -128,10 +128,17 @@ impl Tool {
         ] {
             env.insert(OsString::from(var), None);
         }
-        // No config file from the developer's home leaks in.
+        // No config file from the developer's home leaks in, and no journal goes to it.
         env.insert(
             OsString::from("XDG_CONFIG_HOME"),
             Some(OsString::from("/nonexistent/lab-config")),
+        );
+        env.insert(
+            OsString::from("XDG_STATE_HOME"),
+            Some(crate::samba::state_home().map_or_else(
+                || OsString::from("/nonexistent/lab-state"),
+                |p| p.as_os_str().to_owned(),
+            )),
         );
         Self {
             program: binary(name),

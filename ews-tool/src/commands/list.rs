@@ -115,7 +115,7 @@ impl MailboxRecord for CalendarRecord {
 /// Runs `list`.
 pub async fn run(args: ListArgs, ctx: &Context) -> Result<ExitStatus, CommandError> {
     let Prepared {
-        entries,
+        mailboxes,
         concurrency,
         client,
     } = prepare(ctx, &args.mailboxes, args.concurrency)?;
@@ -127,8 +127,9 @@ pub async fn run(args: ListArgs, ctx: &Context) -> Result<ExitStatus, CommandErr
     let client_ref = &client;
     let reporter = each_mailbox(
         ctx,
-        entries,
+        mailboxes,
         concurrency,
+        &super::Resume::default(),
         move |mailbox| async move {
             let set = client_ref
                 .calendar(&mailbox)

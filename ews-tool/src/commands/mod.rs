@@ -8,18 +8,20 @@ use common::report::Reporter;
 use common::settings::Provenance;
 use common::{CommandError, ExitStatus};
 
-use crate::batch::{self, EditRequest};
+use crate::batch::{self, Change, EditRequest, MailboxJob};
 use crate::cli::{BatchArgs, Cli, MailboxArgs, PASSWORD_ENV};
 use crate::client::EwsClient;
 use crate::context::Context;
 use crate::error::Who;
-use crate::mailboxes::{self, MailboxEntry};
+use crate::journal::{self, Journal};
+use crate::mailboxes::{self, Mailboxes};
 use crate::outcome::{MailboxOutcome, MailboxRecord, ReportFile};
 
 pub mod check;
 pub mod grant;
 pub mod list;
 pub mod revoke;
+pub mod undo;
 
 common::housekeeping!("ews-tool");
 
@@ -30,6 +32,8 @@ pub enum Command {
     Grant(grant::GrantArgs),
     /// Remove a user's or group's entry from each mailbox's calendar
     Revoke(revoke::RevokeArgs),
+    /// Put back what a journaled grant, revoke or undo changed
+    Undo(undo::UndoArgs),
     /// Show each calendar's permission entries
     List(list::ListArgs),
     /// Connect, log on, report the server version and, with --mailbox, access to the mailboxes
@@ -54,6 +58,7 @@ pub async fn dispatch(command: Command, ctx: &Context) -> Result<ExitStatus, Com
     match command {
         Command::Grant(args) => grant::run(args, ctx).await,
         Command::Revoke(args) => revoke::run(args, ctx).await,
+        Command::Undo(args) => undo::run(args, ctx).await,
         Command::List(args) => list::run(args, ctx).await,
         Command::Check(args) => check::run(args, ctx).await,
         Command::Housekeeping(command) => {
@@ -64,43 +69,89 @@ pub async fn dispatch(command: Command, ctx: &Context) -> Result<ExitStatus, Com
 
 /// The mailboxes a command was given and a client sized for them.
 pub(crate) struct Prepared {
-    /// The mailboxes, in input order (bad lines carry their problem).
-    pub entries: Vec<MailboxEntry>,
+    /// The mailboxes, as they come (bad lines carry their problem).
+    pub mailboxes: Mailboxes,
     /// Mailboxes worked on at once.
     pub concurrency: usize,
     /// The client, with that many connections.
     pub client: EwsClient,
 }
 
-/// Reads the mailboxes (from the options and the file) and opens a client with no more
-/// connections than there are mailboxes.
+/// Opens the mailboxes (from the options and the file, read as they come) and a client with
+/// no more connections than there are mailboxes, when that is known.
 pub(crate) fn prepare(
     ctx: &Context,
     mailbox_args: &MailboxArgs,
     concurrency: u16,
 ) -> Result<Prepared, CommandError> {
     ctx.check_stdin(mailbox_args.mailboxes_file.as_deref())?;
-    let entries = mailboxes::collect(
+    let mailboxes = mailboxes::open(
         &mailbox_args.mailboxes,
         mailbox_args.mailboxes_file.as_deref(),
     )?;
-    let concurrency = usize::from(concurrency).min(entries.len()).max(1);
+    let concurrency = usize::from(concurrency)
+        .min(mailboxes.total.unwrap_or(usize::MAX))
+        .max(1);
     let client = ctx.client(concurrency)?;
     Ok(Prepared {
-        entries,
+        mailboxes,
         concurrency,
         client,
     })
 }
 
+/// How a run that stops early tells the operator to finish it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Resume {
+    /// The journal, when the run keeps one.
+    pub journal: Option<std::path::PathBuf>,
+}
+
+impl Resume {
+    /// The hint of an interrupted run: the command that finishes it.
+    fn hint(&self) -> String {
+        match &self.journal {
+            None => {
+                "run the same command again to finish: calendars already done come out unchanged"
+                    .to_owned()
+            }
+            Some(path) => format!(
+                "the journal is {}; to finish, run: {}",
+                path.display(),
+                resume_command(path)
+            ),
+        }
+    }
+}
+
+/// This run's command line with `--journal PATH` (once), quoted for a shell.
+fn resume_command(journal: &std::path::Path) -> String {
+    let mut words: Vec<String> = std::env::args().collect();
+    let journal = journal.display().to_string();
+    let has_journal = words
+        .iter()
+        .any(|w| w == "--journal" || w.starts_with("--journal="));
+    if !has_journal {
+        words.push("--journal".into());
+        words.push(journal);
+    }
+    words
+        .iter()
+        .map(|w| shlex::try_quote(w).map_or_else(|_| w.clone(), std::borrow::Cow::into_owned))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Runs `work` on every mailbox, `concurrency` at once, reporting each record in input order as
 /// it completes (a failure as its `failed` record and one line on stderr) and handing it to
-/// `also` (the CSV report). The same for one mailbox and for many; the caller ends the
-/// reporter with the summary.
+/// `also` (the CSV report). Mailboxes are taken as they come, so a pipe is worked on while it
+/// is still being written. The same for one mailbox and for many; the caller ends the reporter
+/// with the summary.
 pub(crate) async fn each_mailbox<R, Fut>(
     ctx: &Context,
-    entries: Vec<MailboxEntry>,
+    mailboxes: Mailboxes,
     concurrency: usize,
+    resume: &Resume,
     work: impl Fn(SmtpAddress) -> Fut,
     failed: impl Fn(&str, &CommandError) -> R,
     mut also: impl FnMut(&R) -> Result<(), CommandError>,
@@ -109,38 +160,45 @@ where
     R: MailboxRecord,
     Fut: Future<Output = Result<R, CommandError>>,
 {
-    // A failure that ends the run (a refused logon, a back-off past --max-backoff) stops
-    // new mailboxes from starting; it is reported once, as the run's error.
+    // A failure that ends the run (a refused logon, a back-off past --max-backoff, a journal
+    // that cannot be written, an unreadable mailbox list) stops new mailboxes from starting;
+    // it is reported once, as the run's error.
     let ended: std::cell::RefCell<Option<CommandError>> = std::cell::RefCell::new(None);
-    let total = entries.len();
+    let total = mailboxes.total;
     let interrupt = common::interrupt::Interrupt::listen("ews-tool");
     let mut reporter = ctx.reporter(("mailbox", "mailboxes"));
-    common::batch::in_order(
-        entries,
+    common::batch::in_order_streamed(
+        mailboxes.stream,
         concurrency,
         || ended.borrow().is_none() && !interrupt.is_asked(),
         |entry| {
             let work = &work;
             async move {
+                let entry = match entry {
+                    Ok(entry) => entry,
+                    // The list could not be read on: no mailbox, the run's end.
+                    Err(error) => return (None, Err(error)),
+                };
                 let result = match entry.address {
                     Err(problem) => Err(CommandError::usage(problem).with_code("mailboxes")),
                     Ok(address) => work(address).await,
                 };
                 let result = result.map_err(|e| e.with_item(entry.text.clone()));
-                (entry.text, result)
+                (Some(entry.text), result)
             }
         },
         |(mailbox, result)| {
-            let (record, error) = match result {
-                Ok(record) => (record, None),
-                Err(error) if crate::error::ends_the_run(&error) => {
-                    let mut first = ended.borrow_mut();
-                    if first.is_none() {
-                        *first = Some(error);
-                    }
+            let (record, error) = match (mailbox, result) {
+                (_, Ok(record)) => (record, None),
+                (None, Err(error)) => {
+                    ended.borrow_mut().get_or_insert(error);
                     return Ok(());
                 }
-                Err(error) => (failed(&mailbox, &error), Some(error)),
+                (_, Err(error)) if crate::error::ends_the_run(&error) => {
+                    ended.borrow_mut().get_or_insert(error);
+                    return Ok(());
+                }
+                (Some(mailbox), Err(error)) => (failed(&mailbox, &error), Some(error)),
             };
             reporter.item(&record, record.action_word(), error.as_ref(), |w| {
                 record.write_human(w)
@@ -149,35 +207,106 @@ where
         },
     )
     .await?;
+    let not_done = |reporter: &Reporter| {
+        total.map_or_else(String::new, |total| {
+            format!("; {} not done", total.saturating_sub(reporter.items()))
+        })
+    };
     if interrupt.is_asked() && ended.borrow().is_none() {
-        let not_done = total - reporter.items();
-        let _ = reporter.finish(&format!("; {not_done} not done"));
-        return Err(CommandError::new(
-            ExitStatus::Interrupted,
-            format!(
-                "interrupted; {not_done} mailbox{} not done",
-                if not_done == 1 { "" } else { "es" }
-            ),
-        )
-        .with_hint(
-            "run the same command again to finish: calendars already done come out unchanged",
-        )
-        .with_code("interrupted"));
+        let rest = not_done(&reporter);
+        let _ = reporter.finish(&rest);
+        return Err(
+            CommandError::new(ExitStatus::Interrupted, format!("interrupted{rest}"))
+                .with_hint(resume.hint())
+                .with_code("interrupted"),
+        );
     }
     if let Some(error) = ended.into_inner() {
-        let not_done = total - reporter.items();
         // The summary first, then the one line that says why the run ended.
-        let _ = reporter.finish(&format!("; {not_done} not done"));
+        let rest = not_done(&reporter);
+        let _ = reporter.finish(&rest);
         let error = CommandError {
             item: None,
             ..error
         };
-        return Err(error);
+        return Err(if error.code == "journal" {
+            let hint = resume.hint();
+            error.with_hint(hint)
+        } else {
+            error
+        });
     }
     Ok(reporter)
 }
 
-/// Grant or revoke on every mailbox: the records, the CSV report and the summary.
+/// Where the run's journal goes: `--journal`, or a new file in the state directory.
+pub(crate) fn journal_path(
+    asked: Option<&std::path::Path>,
+    command: &str,
+) -> Result<std::path::PathBuf, CommandError> {
+    match asked {
+        Some(path) => Ok(path.to_owned()),
+        None => journal::default_path(command).ok_or_else(|| {
+            CommandError::usage("no place for the journal: neither XDG_STATE_HOME nor HOME is set")
+                .with_hint("name one with --journal FILE")
+                .with_code("journal")
+        }),
+    }
+}
+
+/// Opens the journal of a writing run (a dry run keeps none): what an earlier run recorded in
+/// it, which must be the same run, and the header of this one.
+pub(crate) async fn open_journal(
+    ctx: &Context,
+    path: &std::path::Path,
+    header: journal::Header,
+) -> Result<(Journal, journal::Contents), CommandError> {
+    let failed = |e: journal::JournalError| {
+        CommandError::usage(format!("cannot use the journal: {e}"))
+            .with_hint("choose another --journal FILE")
+            .with_code("journal")
+    };
+    let earlier = if path.exists() {
+        journal::read(path).map_err(failed)?
+    } else {
+        journal::Contents::default()
+    };
+    let mut header = header;
+    if let Some(first) = &earlier.header {
+        if !first.same_run(&header) {
+            return Err(CommandError::usage(format!(
+                "the journal {} records another run ({} {}{}); it resumes only the same command",
+                path.display(),
+                first.command,
+                first.grantee,
+                first
+                    .level
+                    .as_deref()
+                    .map(|l| format!(" {l}"))
+                    .unwrap_or_default()
+            ))
+            .with_hint("give that run's command again, or a new --journal FILE")
+            .with_code("journal"));
+        }
+        header.resumed = true;
+    }
+    let journal = Journal::open(path, &header).await.map_err(failed)?;
+    if !ctx.global.quiet {
+        let done = earlier.mailboxes.iter().filter(|(_, h)| h.done()).count();
+        if header.resumed {
+            eprintln!(
+                "ews-tool: journal: {} (resumed: {done} mailboxes done earlier are skipped)",
+                path.display()
+            );
+        } else {
+            eprintln!("ews-tool: journal: {}", path.display());
+        }
+    }
+    Ok((journal, earlier))
+}
+
+/// Grant or revoke on every mailbox: the records, the journal, the CSV report and the
+/// summary.
 pub async fn run_edits(
     ctx: &Context,
     mailbox_args: &MailboxArgs,
@@ -191,7 +320,7 @@ pub async fn run_edits(
         .map(ReportFile::open)
         .transpose()?;
     let Prepared {
-        entries,
+        mailboxes,
         concurrency,
         client,
     } = prepare(ctx, mailbox_args, batch_args.concurrency)?;
@@ -201,21 +330,103 @@ pub async fn run_edits(
         user: &user,
         grantee: Some(&grantee),
     };
+    let command = match request.change {
+        Change::Grant(_) => "grant",
+        Change::Revoke => "revoke",
+        Change::Restore { .. } => "undo",
+    };
+    let (journal, earlier) = if request.dry_run {
+        (None, journal::Contents::default())
+    } else {
+        let path = journal_path(batch_args.journal.as_deref(), command)?;
+        let header = journal::Header {
+            command: command.to_owned(),
+            grantee: grantee.clone(),
+            level: match request.change {
+                Change::Grant(level) => Some(level.to_string()),
+                _ => None,
+            },
+            url: client.endpoint().url(),
+            user: user.clone(),
+            started: jiff::Timestamp::now().to_string(),
+            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+            undoes: None,
+            resumed: false,
+        };
+        let (journal, earlier) = open_journal(ctx, &path, header).await?;
+        (Some(journal), earlier)
+    };
+    let resume = Resume {
+        journal: journal.as_ref().map(|j| j.path().to_owned()),
+    };
     batch::check_grantee(&client, &request, who).await?;
-    let (client_ref, request) = (&client, &request);
-    let reporter = each_mailbox(
+    // A resumed run skips what is done and re-checks what was in flight.
+    let history: std::collections::HashMap<String, journal::MailboxHistory> =
+        earlier.mailboxes.into_iter().collect();
+    let history = &history;
+    let mailboxes = skip_done(mailboxes, history);
+    let (client_ref, request_ref, journal_ref) = (&client, &request, journal.as_ref());
+    let result = each_mailbox(
         ctx,
-        entries,
+        mailboxes,
         concurrency,
-        move |mailbox| async move { batch::edit_mailbox(client_ref, &mailbox, request, who).await },
+        &resume,
+        move |mailbox| async move {
+            let earlier = history
+                .get(&mailbox.as_str().to_ascii_lowercase())
+                .filter(|h| h.in_flight())
+                .and_then(|h| h.before.zip(h.after));
+            let job = MailboxJob {
+                journal: journal_ref,
+                earlier,
+            };
+            batch::edit_mailbox(client_ref, &mailbox, request_ref, who, job).await
+        },
         |mailbox, error| MailboxOutcome::failed(mailbox, &grantee, error),
         |outcome| match &mut report {
             Some(report) => report.write(outcome),
             None => Ok(()),
         },
     )
-    .await?;
-    reporter.finish(&client_summary(&client))
+    .await;
+    if let Some(journal) = journal {
+        let closed = journal.close(result.is_ok()).await;
+        if let (Ok(_), Err(e)) = (&result, closed) {
+            return Err(CommandError::new(
+                ExitStatus::ItemsFailed,
+                format!("cannot finish the journal: {e}"),
+            )
+            .with_code("journal"));
+        }
+    }
+    result?.finish(&client_summary(&client))
+}
+
+/// The mailboxes a journal does not record as done (a resumed run).
+fn skip_done(
+    mailboxes: Mailboxes,
+    history: &std::collections::HashMap<String, journal::MailboxHistory>,
+) -> Mailboxes {
+    let done = history.values().filter(|h| h.done()).count();
+    if done == 0 {
+        return mailboxes;
+    }
+    let done_set: std::collections::HashSet<String> = history
+        .iter()
+        .filter(|(_, h)| h.done())
+        .map(|(m, _)| m.clone())
+        .collect();
+    let stream = futures::StreamExt::filter(mailboxes.stream, move |entry| {
+        let keep = match entry {
+            Ok(entry) => !done_set.contains(&entry.text.to_ascii_lowercase()),
+            Err(_) => true,
+        };
+        std::future::ready(keep)
+    });
+    Mailboxes {
+        stream: Box::pin(stream),
+        total: mailboxes.total.map(|t| t.saturating_sub(done)),
+    }
 }
 
 /// What the summary adds about the traffic: the requests and connections used and how often

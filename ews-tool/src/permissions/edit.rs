@@ -83,6 +83,81 @@ pub fn revoke(set: &mut PermissionSet, grantee: &Grantee) -> Result<Edit, EditEr
     }
 }
 
+/// A grantee's entry as a journal records it: none, a named level, or individual rights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum EntryState {
+    /// No entry.
+    Absent,
+    /// A named level.
+    Level {
+        /// The level.
+        level: Level,
+    },
+    /// Individual rights that match no named level.
+    Custom {
+        /// The rights.
+        rights: Rights,
+    },
+}
+
+impl std::fmt::Display for EntryState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EntryState::Absent => f.write_str("no entry"),
+            EntryState::Level { level } => level.fmt(f),
+            EntryState::Custom { .. } => f.write_str("Custom"),
+        }
+    }
+}
+
+/// `grantee`'s entry in `set`.
+pub fn state_of(set: &PermissionSet, grantee: &Grantee) -> EntryState {
+    match set.entries.iter().find(|e| grantee.matches(&e.user)) {
+        None => EntryState::Absent,
+        Some(entry) if entry.level == Level::Custom => EntryState::Custom {
+            rights: entry.rights,
+        },
+        Some(entry) => EntryState::Level { level: entry.level },
+    }
+}
+
+/// Puts `grantee`'s entry in `set` in `state`, changing nothing else; whether it changed.
+pub fn set_state(
+    set: &mut PermissionSet,
+    grantee: &Grantee,
+    state: EntryState,
+) -> Result<bool, EditError> {
+    if state_of(set, grantee) == state {
+        return Ok(false);
+    }
+    match state {
+        EntryState::Absent => revoke(set, grantee).map(|_| true),
+        EntryState::Level { level } => grant(set, grantee, level).map(|_| true),
+        EntryState::Custom { rights } => {
+            let custom = |entry: &mut CalendarPermission| {
+                entry.level = Level::Custom;
+                entry.rights = rights;
+            };
+            if let Some(entry) = set.entries.iter_mut().find(|e| grantee.matches(&e.user)) {
+                custom(entry);
+                return Ok(true);
+            }
+            if let Grantee::Distinguished(user) = grantee {
+                return Err(EditError::NoDistinguishedEntry(*user));
+            }
+            let mut entry = CalendarPermission {
+                user: grantee.user_id(),
+                rights,
+                level: Level::Custom,
+            };
+            custom(&mut entry);
+            set.entries.push(entry);
+            Ok(true)
+        }
+    }
+}
+
 /// Entries that cannot be written back as they are: unresolved users and entries without any
 /// user identity. Any update would drop them.
 pub fn unwritable_entries(set: &PermissionSet) -> usize {
@@ -256,6 +331,44 @@ mod tests {
             })
         );
         assert!(set.entries[3].rights.is_empty());
+    }
+
+    #[test]
+    fn states_are_read_and_put_back_exactly() {
+        let original = calendar();
+        let custom: Grantee = "custom@lab.example".parse().unwrap();
+        let boss: Grantee = "boss@lab.example".parse().unwrap();
+        let new: Grantee = "new@lab.example".parse().unwrap();
+        let custom_state = state_of(&original, &custom);
+        assert!(matches!(custom_state, EntryState::Custom { .. }));
+        assert_eq!(
+            state_of(&original, &boss),
+            EntryState::Level {
+                level: Level::Editor
+            }
+        );
+        assert_eq!(state_of(&original, &new), EntryState::Absent);
+        // Custom rights onto a new entry, then back to nothing: the set is as it was.
+        let mut set = original.clone();
+        assert_eq!(set_state(&mut set, &new, custom_state), Ok(true));
+        assert_eq!(state_of(&set, &new), custom_state);
+        assert_eq!(set_state(&mut set, &new, custom_state), Ok(false));
+        assert_eq!(set_state(&mut set, &new, EntryState::Absent), Ok(true));
+        assert_eq!(set, original);
+        // The journal's form.
+        let json = serde_json::to_value(custom_state).unwrap();
+        assert_eq!(json["state"], "custom");
+        assert_eq!(
+            serde_json::from_value::<EntryState>(json).unwrap(),
+            custom_state
+        );
+        assert_eq!(
+            serde_json::to_value(EntryState::Level {
+                level: Level::Reviewer
+            })
+            .unwrap(),
+            serde_json::json!({"state": "level", "level": "Reviewer"})
+        );
     }
 
     #[test]

@@ -10,7 +10,9 @@
 pub mod edit;
 pub mod grantee;
 
-pub use edit::{Edit, EditError, grant, revoke, unwritable_entries};
+pub use edit::{
+    Edit, EditError, EntryState, grant, revoke, set_state, state_of, unwritable_entries,
+};
 pub use grantee::{Grantee, GranteeError};
 
 use std::str::FromStr;
@@ -77,7 +79,7 @@ common::named! {
 }
 
 /// The individual rights of an entry, each as the server sent it (absent fields stay absent).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
 pub struct Rights {
     /// `CanCreateItems`.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -80,6 +80,14 @@ pub fn fixtures_dir() -> PathBuf {
 
 use crate::prerequisites::find_program;
 
+static STATE_HOME: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// Where the tools keep their state (`XDG_STATE_HOME`) in this process: inside the first lab's
+/// folder, so journals go when the lab does.
+pub fn state_home() -> Option<&'static Path> {
+    STATE_HOME.get().map(PathBuf::as_path)
+}
+
 impl SambaDc {
     /// Provisions, seeds and starts a domain controller; returns once LDAPS answers.
     pub fn start() -> Result<Self, LabError> {
@@ -98,7 +106,11 @@ impl SambaDc {
             .keep();
         let result = Self::build(&dir, address, &lock, started);
         match result {
-            Ok(dc) => Ok(dc),
+            Ok(dc) => {
+                // The tools' state (journals) lives in the lab's folder and goes with it.
+                let _ = STATE_HOME.set(dc.dir.join("state"));
+                Ok(dc)
+            }
             Err(mut error) => {
                 // The failed step's log outlives the lab's folder, which goes.
                 if let Some(log) = error.log.take() {
