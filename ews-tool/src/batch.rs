@@ -109,6 +109,8 @@ fn level_of(state: EntryState) -> Option<Level> {
 /// What writing `after` over `before` is called.
 fn action_of(change: &Change, before: EntryState, after: EntryState) -> Action {
     match (change, before, after) {
+        // Undo speaks of the calendar, not of the grantee: already as before is unchanged.
+        (Change::Restore { .. }, b, a) if b == a => Action::Unchanged,
         (_, b, a) if b == a => {
             if a == EntryState::Absent {
                 Action::Absent

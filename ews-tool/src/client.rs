@@ -177,6 +177,8 @@ impl EwsClient {
             .acquire()
             .await
             .map_err(|_| EwsError::Incomplete("a connection slot"))?;
+        // A back-off may have begun while this request waited for its slot.
+        self.wait_if_paused().await;
         loop {
             let Some(connection) = lock(&self.idle).pop() else {
                 break;
@@ -302,23 +304,28 @@ impl EwsClient {
     }
 
     /// After a busy answer (the `busy`-th for this request): give up past the limit, else
-    /// slow down and hold every request back for the server's `BackOffMilliseconds` (or an
-    /// exponential back-off when it names none).
-    async fn busy(&self, busy: &mut u32, wait: Option<Duration>) -> Result<(), EwsError> {
+    /// hold every request back for the server's `BackOffMilliseconds` (or an exponential
+    /// back-off when it names none).
+    fn busy(&self, busy: &mut u32, wait: Option<Duration>) -> Result<(), EwsError> {
         *busy += 1;
         self.counters.busy.fetch_add(1, Ordering::Relaxed);
         if *busy > MAX_BUSY_RETRIES {
             return Err(EwsError::Busy { attempts: *busy });
         }
-        self.slow_down().await;
         let attempt = *busy;
         self.pause(wait.unwrap_or_else(|| Self::backoff(attempt)))
     }
 
+    /// Waits out the back-off in force, and any that began while waiting.
     async fn wait_if_paused(&self) {
-        let until = *lock(&self.paused_until);
-        if let Some(until) = until {
-            tokio::time::sleep_until(until.into()).await;
+        loop {
+            let until = *lock(&self.paused_until);
+            match until {
+                Some(until) if until > Instant::now() => {
+                    tokio::time::sleep_until(until.into()).await;
+                }
+                _ => return,
+            }
         }
     }
 
@@ -393,7 +400,6 @@ impl EwsClient {
                     self.settings.timeout,
                 )
                 .await;
-            drop(permit);
             let response = match result {
                 Ok(response) => {
                     self.give_back(connection);
@@ -439,10 +445,18 @@ impl EwsClient {
                 &address,
             ) {
                 Verdict::Answer(envelope) => {
+                    drop(permit);
                     self.after_quiet_answer();
                     return Ok(envelope);
                 }
-                Verdict::Busy { wait } => self.busy(&mut busy, wait).await?,
+                Verdict::Busy { wait } => {
+                    // The pause is in place before the slot is free, so no other request
+                    // slips out inside the back-off the server just asked for.
+                    let paused = self.busy(&mut busy, wait);
+                    drop(permit);
+                    paused?;
+                    self.slow_down().await;
+                }
                 Verdict::StepDown => {
                     if !self.step_down(version) {
                         return Err(EwsError::NoVersion {

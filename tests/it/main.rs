@@ -19,6 +19,7 @@ mod ews_conformance;
 mod ews_errors;
 mod ews_faults;
 mod ews_grantees;
+mod ews_journal;
 mod ews_permissions;
 mod ews_resilience;
 mod help;

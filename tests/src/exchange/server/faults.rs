@@ -2,7 +2,7 @@
 //! concurrent requests (EWSMaxConcurrency): what a request meets before it is served.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -35,6 +35,8 @@ pub struct Faults {
     /// Mailbox address → milliseconds to hold every request naming it (a slow mailbox
     /// database), on top of `latency_ms`.
     pub slow_mailboxes: HashMap<String, u64>,
+    /// A throttling storm: this share of requests (percent, spread evenly) answered busy.
+    pub busy_percent: u32,
 }
 
 /// An error response message to give instead of doing the operation.
@@ -134,6 +136,23 @@ impl Faults {
     }
 }
 
+/// How long after a busy answer went out a request may still arrive without counting as sent
+/// inside the back-off: it may have left before the client read the answer.
+const BACKOFF_GRACE: Duration = Duration::from_millis(20);
+
+/// A back-off the server asked an account for: from when its answer went out until when.
+pub(super) struct Backoff {
+    from: Instant,
+    until: Instant,
+}
+
+impl Backoff {
+    /// Whether a request sent at `sent` was sent inside it (past the grace).
+    fn holds(&self, sent: Instant) -> bool {
+        sent > self.from + BACKOFF_GRACE && sent < self.until
+    }
+}
+
 /// A busy answer: its `BackOffMilliseconds` and whether it comes as a response message
 /// (HTTP 200) rather than a fault.
 pub(super) struct Busy {
@@ -144,20 +163,35 @@ pub(super) struct Busy {
 impl State {
     /// Counts a request of `account` in; a busy answer when it is one too many at once
     /// (EWSMaxConcurrency) or an injected busy answer is due. Every admitted request is let out
-    /// again with [`State::release`], busy or not.
-    pub(super) fn admit(&mut self, account: &str) -> Option<Busy> {
-        let in_flight = self
-            .in_flight
-            .entry(account.to_ascii_lowercase())
-            .or_default();
+    /// again with [`State::release`], busy or not. `sent` is when the client sent it and `hold`
+    /// how long its answer will be held, for telling a request sent inside a back-off the
+    /// server asked for.
+    pub(super) fn admit(&mut self, account: &str, sent: Instant, hold: Duration) -> Option<Busy> {
+        let key = account.to_ascii_lowercase();
+        let in_flight = self.in_flight.entry(key.clone()).or_default();
         *in_flight += 1;
         let now = *in_flight;
         self.stats.max_in_flight = self.stats.max_in_flight.max(now);
-        let injected = take(&mut self.faults.busy);
+        if let Some(window) = self.backoffs.get(&key)
+            && window.holds(sent)
+        {
+            self.stats.inside_backoff += 1;
+        }
+        self.storm_counter += 1;
+        let storm = self.faults.busy_percent > 0
+            && (self.storm_counter * u64::from(self.faults.busy_percent)) % 100
+                < u64::from(self.faults.busy_percent);
+        let injected = take(&mut self.faults.busy) || storm;
         if !injected && now <= self.settings.max_concurrency {
             return None;
         }
         self.stats.busy_answers += 1;
+        let from = Instant::now() + hold;
+        let window = Backoff {
+            from,
+            until: from + Duration::from_millis(self.settings.back_off_ms),
+        };
+        self.backoffs.insert(key, window);
         Some(Busy {
             back_off_ms: self.settings.back_off_ms,
             as_message: injected && self.faults.busy_as_message,

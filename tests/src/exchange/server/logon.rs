@@ -15,6 +15,16 @@ pub(super) struct ConnectionState {
     account: Option<Principal>,
     /// A handshake in progress.
     helper: Option<NtlmHelper>,
+    /// When the handshake in progress began: the client sent its request then.
+    handshake_began: Option<std::time::Instant>,
+}
+
+impl ConnectionState {
+    /// When the client sent the request that arrived at `arrived`: at the start of the
+    /// handshake it completes, if it completes one.
+    pub(super) fn sent_at(&mut self, arrived: std::time::Instant) -> std::time::Instant {
+        self.handshake_began.take().unwrap_or(arrived)
+    }
 }
 
 impl Simulator {
@@ -94,6 +104,7 @@ impl Simulator {
             Some(1) => {
                 // A new handshake (the connection's earlier logon no longer counts).
                 connection.account = None;
+                connection.handshake_began = Some(std::time::Instant::now());
                 let mut helper = NtlmHelper::start(&self.smb_conf, &self.helper_environment)
                     .map_err(|_| {
                         respond(

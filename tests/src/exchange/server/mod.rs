@@ -66,6 +66,9 @@ pub struct Stats {
     pub connections: u64,
     /// Busy answers given (throttling and injected).
     pub busy_answers: u64,
+    /// Requests sent inside a back-off the server had asked for (beyond a grace for
+    /// requests already on their way).
+    pub inside_backoff: u64,
     /// Requests naming a mailbox whose `X-AnchorMailbox` header is missing or names another
     /// (in a multi-server site, those land on the wrong server and are proxied or fail).
     pub anchor_mismatches: u64,
@@ -91,6 +94,10 @@ struct State {
     in_flight: HashMap<String, usize>,
     /// Each mailbox's language (lower-case address), as the lab provisioned it.
     cultures: HashMap<String, Culture>,
+    /// Per account: the back-off the last busy answer asked for.
+    backoffs: HashMap<String, faults::Backoff>,
+    /// Requests seen, for spreading a throttling storm evenly.
+    storm_counter: u64,
 }
 
 /// The simulator.
@@ -161,6 +168,7 @@ impl Simulator {
         request: Request<Incoming>,
         connection: &mut ConnectionState,
     ) -> Result<Response<Body>, &'static str> {
+        let arrived = std::time::Instant::now();
         lock(&self.state).stats.http_requests += 1;
         if !request
             .uri()
@@ -229,7 +237,7 @@ impl Simulator {
                 ));
             }
         }
-        let busy = lock(&self.state).admit(&account.sam);
+        let busy = lock(&self.state).admit(&account.sam, connection.sent_at(arrived), hold);
         if !hold.is_zero() {
             tokio::time::sleep(hold).await;
         }
