@@ -15,6 +15,26 @@ use futures::{Stream, StreamExt};
 /// How far ahead of the oldest unfinished item work may start, per place.
 pub const WINDOW_PER_SLOT: usize = 64;
 
+/// `stream` as it is, calling `end` with the number of items once it has ended (a list read
+/// from a pipe: its length is known only then).
+pub fn counted<S>(stream: S, end: impl FnOnce(u64)) -> impl Stream<Item = S::Item>
+where
+    S: Stream + Unpin,
+{
+    futures::stream::unfold(
+        (stream, 0u64, Some(end)),
+        |(mut stream, n, mut end)| async move {
+            if let Some(item) = stream.next().await {
+                return Some((item, (stream, n + 1, end)));
+            }
+            if let Some(end) = end.take() {
+                end(n);
+            }
+            None
+        },
+    )
+}
+
 /// Runs `work` on each of `items`, `concurrency` at once, and hands each result to
 /// `on_result` in input order. `may_start` is asked before each item starts: once it says no,
 /// nothing more starts, and what is in flight finishes and is reported. `on_result`'s error
@@ -219,5 +239,14 @@ mod tests {
             result.unwrap();
             assert_eq!(*reported.borrow(), [0, 10, 20, 30, 40]);
         });
+    }
+
+    #[test]
+    fn a_counted_stream_tells_its_length_at_its_end() {
+        let seen = std::cell::Cell::new(None);
+        let items: Vec<u8> = runtime()
+            .block_on(counted(futures::stream::iter([1u8, 2, 3]), |n| seen.set(Some(n))).collect());
+        assert_eq!(items, [1, 2, 3]);
+        assert_eq!(seen.get(), Some(3));
     }
 }

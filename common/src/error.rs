@@ -114,10 +114,12 @@ impl CommandError {
     /// Prints the failure to stderr as one line, prefixed with the tool's name, and the server's
     /// text as a second line when `verbose` is set.
     pub fn report(&self, tool: &str, verbose: bool) {
-        eprintln!("{tool}: {self}");
-        if verbose && let Some(detail) = &self.detail {
-            eprintln!("{tool}: server said: {}", one_line(detail));
-        }
+        crate::progress::stderr_line(|| {
+            eprintln!("{tool}: {self}");
+            if verbose && let Some(detail) = &self.detail {
+                eprintln!("{tool}: server said: {}", one_line(detail));
+            }
+        });
     }
 }
 

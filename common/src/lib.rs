@@ -22,6 +22,7 @@
 //! - [`tool`]: the entry every tool runs through.
 //! - [`interrupt`]: Ctrl-C and SIGTERM: finish what is in flight, then stop.
 //! - [`help`]: help templates whose examples are printed as written.
+//! - [`progress`]: a live progress line on a terminal, a plain one under `-v` elsewhere.
 //!
 //! Protocol code (LDAP, EWS) lives in the tools themselves.
 #![warn(missing_docs)]
@@ -41,6 +42,7 @@ pub mod logging;
 pub mod names;
 pub mod net;
 pub mod output;
+pub mod progress;
 pub mod report;
 pub mod secret;
 pub mod settings;

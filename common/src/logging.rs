@@ -35,12 +35,14 @@ impl Log for StderrLogger {
             Level::Debug => "debug",
             Level::Trace => "trace",
         };
-        let _ = writeln!(
-            std::io::stderr().lock(),
-            "{}: {label}: {}",
-            self.tool,
-            record.args()
-        );
+        crate::progress::stderr_line(|| {
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "{}: {label}: {}",
+                self.tool,
+                record.args()
+            );
+        });
     }
 
     fn flush(&self) {

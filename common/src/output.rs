@@ -26,15 +26,18 @@ pub enum Shape {
     Many,
 }
 
-/// Writes records as the chosen format asks. `json` output is gathered and written by
-/// [`Output::finish`]; the other formats are written as each record arrives, so a pipeline sees
-/// results while a long batch is still running.
+/// Writes records as the chosen format asks, each as it arrives, so a pipeline sees results
+/// while a long batch is still running and nothing is kept: a `json` array is written item by
+/// item and closed by [`Output::finish`]. Only a [`Shape::Single`] document waits for
+/// `finish`, which decides between an object (one record) and an array.
 pub struct Output<W: Write = io::Stdout> {
     format: OutputFormat,
     shape: Shape,
     out: W,
-    /// `json` records, serialized in field order, waiting for [`Output::finish`].
+    /// `json` records of a [`Shape::Single`] command, waiting for [`Output::finish`].
     gathered: Vec<String>,
+    /// `json` records of a [`Shape::Many`] command written so far.
+    written: usize,
 }
 
 impl Output<io::Stdout> {
@@ -42,6 +45,11 @@ impl Output<io::Stdout> {
     pub fn stdout(format: OutputFormat, shape: Shape) -> Self {
         Self::new(io::stdout(), format, shape)
     }
+}
+
+/// A pretty-printed record as an array item: indented by two spaces.
+fn array_item(record: &str) -> String {
+    format!("  {}", record.replace('\n', "\n  "))
 }
 
 impl<W: Write> Output<W> {
@@ -52,6 +60,7 @@ impl<W: Write> Output<W> {
             shape,
             out,
             gathered: Vec::new(),
+            written: 0,
         }
     }
 
@@ -77,9 +86,16 @@ impl<W: Write> Output<W> {
                 self.out.flush()
             }
             OutputFormat::Json => {
-                self.gathered
-                    .push(serde_json::to_string_pretty(record).map_err(io::Error::other)?);
-                Ok(())
+                let text = serde_json::to_string_pretty(record).map_err(io::Error::other)?;
+                if self.shape == Shape::Single {
+                    self.gathered.push(text);
+                    return Ok(());
+                }
+                let lead: &[u8] = if self.written == 0 { b"[\n" } else { b",\n" };
+                self.written += 1;
+                self.out.write_all(lead)?;
+                self.out.write_all(array_item(&text).as_bytes())?;
+                self.out.flush()
             }
         }
     }
@@ -93,18 +109,15 @@ impl<W: Write> Output<W> {
         Ok(())
     }
 
-    /// Ends the output: writes the gathered `json` document.
+    /// Ends the output: closes the `json` array, or writes the gathered `json` document.
     pub fn finish(mut self) -> io::Result<W> {
         if self.format == OutputFormat::Json {
-            let document = match (self.shape, self.gathered.len()) {
-                (Shape::Single, 1) => self.gathered.pop().unwrap_or_default(),
-                (_, 0) => "[]".to_owned(),
-                _ => {
-                    let items: Vec<String> = self
-                        .gathered
-                        .iter()
-                        .map(|r| format!("  {}", r.replace('\n', "\n  ")))
-                        .collect();
+            let document = match (self.shape, self.written, self.gathered.len()) {
+                (Shape::Many, 0, _) | (Shape::Single, _, 0) => "[]".to_owned(),
+                (Shape::Many, _, _) => "\n]".to_owned(),
+                (Shape::Single, _, 1) => self.gathered.pop().unwrap_or_default(),
+                (Shape::Single, _, _) => {
+                    let items: Vec<String> = self.gathered.iter().map(|r| array_item(r)).collect();
                     format!("[\n{}\n]", items.join(",\n"))
                 }
             };
@@ -236,6 +249,23 @@ mod tests {
         let none: serde_json::Value =
             serde_json::from_str(&render(OutputFormat::Json, Shape::Many, &[])).unwrap();
         assert_eq!(none, serde_json::json!([]));
+    }
+
+    #[test]
+    fn a_json_array_is_written_item_by_item() {
+        let mut output = Output::new(Vec::new(), OutputFormat::Json, Shape::Many);
+        output.record(&Rec { name: "a" }, |_| Ok(())).unwrap();
+        let mut out = output;
+        // Already out before the end: nothing of it is kept.
+        let so_far = |o: &Output<Vec<u8>>| String::from_utf8(o.out.clone()).unwrap();
+        assert!(so_far(&out).contains("\"a\""), "{}", so_far(&out));
+        out.record(&Rec { name: "b" }, |_| Ok(())).unwrap();
+        assert!(out.gathered.is_empty());
+        let text = String::from_utf8(out.finish().unwrap()).unwrap();
+        assert_eq!(
+            text,
+            "[\n  {\n    \"name\": \"a\"\n  },\n  {\n    \"name\": \"b\"\n  }\n]\n"
+        );
     }
 
     #[derive(Serialize)]

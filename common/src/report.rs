@@ -1,6 +1,8 @@
 //! Reporting the items of a command (accounts, members, mailboxes) the same way whether there
 //! is one or many: each item's record on stdout as it completes, each failure once on stderr,
-//! a closing summary on stderr, and the exit code.
+//! a closing summary on stderr, and the exit code. A batch also shows its progress (see
+//! [`crate::progress`]). What is kept is counted, never collected: memory stays flat however
+//! many items there are.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -9,6 +11,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::output::{Output, OutputFormat};
+use crate::progress::{Progress, Surroundings};
 use crate::{CommandError, ExitStatus};
 
 /// An error as an item's record carries it.
@@ -40,8 +43,11 @@ pub struct Reporter<W: Write = io::Stdout> {
     /// Action word → how many, in order of first appearance.
     counts: BTreeMap<usize, (&'static str, usize)>,
     items: usize,
-    failures: Vec<ExitStatus>,
+    failed: usize,
+    /// The status of the first failure (the exit status when it is the only item).
+    first_failure: Option<ExitStatus>,
     started: Instant,
+    progress: Progress,
 }
 
 impl<W: Write> Reporter<W> {
@@ -61,9 +67,23 @@ impl<W: Write> Reporter<W> {
             noun,
             counts: BTreeMap::new(),
             items: 0,
-            failures: Vec::new(),
+            failed: 0,
+            first_failure: None,
             started: Instant::now(),
+            progress: Progress::hidden(),
         }
+    }
+
+    /// Shows the batch's progress on stderr from now on (as the terminal, `-q` and `-v`
+    /// allow); `total` when the number of items is known.
+    pub fn show_progress(&mut self, total: Option<usize>) {
+        let mode = Surroundings::detect(self.quiet, self.verbose).mode();
+        self.progress = Progress::start(mode, self.tool, self.noun, total.map(|t| t as u64));
+    }
+
+    /// Sets the number of items once the input has been read to its end.
+    pub fn total_setter(&self) -> crate::progress::TotalSetter {
+        self.progress.total_setter()
     }
 
     /// The output format.
@@ -88,11 +108,13 @@ impl<W: Write> Reporter<W> {
                 self.counts.insert(next, (action, 1));
             }
         }
+        self.progress.item(action);
         self.output
             .record(record, human)
             .map_err(crate::output::write_error)?;
         if let Some(error) = error {
-            self.failures.push(error.status);
+            self.failed += 1;
+            self.first_failure.get_or_insert(error.status);
             error.report(self.tool, self.verbose);
         }
         Ok(())
@@ -100,7 +122,7 @@ impl<W: Write> Reporter<W> {
 
     /// How many items failed so far.
     pub fn failed(&self) -> usize {
-        self.failures.len()
+        self.failed
     }
 
     /// How many items were reported so far.
@@ -138,13 +160,14 @@ impl<W: Write> Reporter<W> {
             self.counts_line(),
             self.started.elapsed().as_secs_f64()
         );
+        self.progress.finish();
         self.output.finish().map_err(crate::output::write_error)?;
         if !self.quiet {
             eprintln!("{}: {summary}", self.tool);
         }
-        Ok(match (self.items, self.failures.as_slice()) {
-            (_, []) => ExitStatus::Success,
-            (1, [status]) => *status,
+        Ok(match (self.items, self.first_failure) {
+            (_, None) => ExitStatus::Success,
+            (1, Some(status)) => status,
             _ => ExitStatus::ItemsFailed,
         })
     }

@@ -231,6 +231,7 @@ impl EwsClient {
                 );
             }
             *paused = Some(until);
+            common::progress::server_busy_until(until);
         }
         Ok(())
     }

@@ -25,6 +25,7 @@ mod ews_resilience;
 mod help;
 mod output_shape;
 mod peer_exchangelib;
+mod progress;
 mod readme;
 mod setup;
 mod support;

@@ -226,6 +226,55 @@ impl Tool {
         }
     }
 
+    /// Runs it with stderr on a terminal (a pseudo-terminal through `script`) and stdout
+    /// thrown away, as an operator who redirects the results sees it: what the terminal showed
+    /// comes back as `stderr`, with its control sequences.
+    pub fn run_in_terminal(&self) -> RunOutput {
+        let quoted: Vec<String> = std::iter::once(self.program.as_os_str())
+            .chain(self.args.iter().map(OsString::as_os_str))
+            .map(|word| {
+                let word = word.to_string_lossy();
+                shlex::try_quote(&word)
+                    .map_or_else(|_| word.to_string(), std::borrow::Cow::into_owned)
+            })
+            .collect();
+        // Fed stdin comes from a file: the terminal is the tool's stdin otherwise.
+        let fed = self.stdin.as_ref().map(|bytes| {
+            let mut file = tempfile::NamedTempFile::new().expect("a temporary file");
+            file.write_all(bytes).expect("stdin written to a file");
+            file.into_temp_path()
+        });
+        let from = fed.as_ref().map_or_else(String::new, |path| {
+            format!(
+                " <{}",
+                shlex::try_quote(&path.to_string_lossy()).unwrap_or_default()
+            )
+        });
+        let line = format!(
+            "stty cols 160 rows 40; exec {} >/dev/null{from}",
+            quoted.join(" ")
+        );
+        let mut terminal = Self {
+            program: PathBuf::from("script"),
+            args: ["-qefc", line.as_str(), "/dev/null"]
+                .into_iter()
+                .map(OsString::from)
+                .collect(),
+            stdin: None,
+            ..self.clone()
+        };
+        terminal
+            .env
+            .entry(OsString::from("TERM"))
+            .or_insert_with(|| Some(OsString::from("xterm")));
+        let out = terminal.run();
+        RunOutput {
+            code: out.code,
+            stdout: String::new(),
+            stderr: out.stdout,
+        }
+    }
+
     /// The arguments so far (for messages).
     pub fn describe(&self) -> String {
         format!(

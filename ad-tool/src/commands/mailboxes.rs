@@ -5,6 +5,7 @@ use std::io::Write;
 
 use clap::Args;
 use common::output::Shape;
+use common::progress::{Progress, Surroundings};
 use common::{CommandError, ExitStatus};
 use serde::Serialize;
 
@@ -94,9 +95,17 @@ pub async fn run(args: MailboxesArgs, ctx: &Context) -> Result<ExitStatus, Comma
     let attrs = ["mail", "sAMAccountName", "msExchRecipientTypeDetails"];
     let mut output = ctx.output(Shape::Many);
     let mut count = 0usize;
+    // A spinner and a count on a terminal: the total is known only at the end.
+    let progress = Progress::start(
+        Surroundings::detect(ctx.global.quiet, ctx.verbose()).mode(),
+        "ad-tool",
+        ("mailbox", "mailboxes"),
+        None,
+    );
     let mut emit = |entries: Vec<Entry>| -> std::io::Result<()> {
         for record in entries.iter().filter_map(MailboxRecord::from_entry) {
             output.record(&record, |w| writeln!(w, "{}", record.mail))?;
+            progress.item("listed");
             count += 1;
         }
         Ok(())
@@ -133,6 +142,7 @@ pub async fn run(args: MailboxesArgs, ctx: &Context) -> Result<ExitStatus, Comma
     let pages = pages
         .map_err(|e| failure::explain(&e).with_item(base.to_string()))?
         .map_err(write_error)?;
+    progress.finish();
     output.finish().map_err(write_error)?;
     log::info!(
         "{count} mailboxes in {pages} pages of up to {}",

@@ -167,8 +167,11 @@ where
     let total = mailboxes.total;
     let interrupt = common::interrupt::Interrupt::listen("ews-tool");
     let mut reporter = ctx.reporter(("mailbox", "mailboxes"));
+    reporter.show_progress(total);
+    let total_setter = reporter.total_setter();
+    let stream = common::batch::counted(mailboxes.stream, move |n| total_setter.set(n));
     common::batch::in_order_streamed(
-        mailboxes.stream,
+        stream,
         concurrency,
         || ended.borrow().is_none() && !interrupt.is_asked(),
         |entry| {

@@ -136,6 +136,9 @@ pub async fn run(args: CreateUserArgs, ctx: &Context) -> Result<ExitStatus, Comm
         if batch { Shape::Many } else { Shape::Single },
         ("account", "accounts"),
     );
+    if batch {
+        reporter.show_progress(Some(total));
+    }
     let stop_taking = Arc::clone(&shared);
     common::batch::in_order(
         items,
