@@ -16,9 +16,6 @@ use serde_json::{Value, json};
 
 use crate::support::{dc, ews_to, exchange_with, in_ci, invalid, schema_dir};
 
-/// The exchangelib release the test installs.
-const EXCHANGELIB: &str = "exchangelib==5.6.0";
-
 /// Why the peer client could not be set up, said once and loudly; under CI, a failure.
 fn not_checked(reason: &str) -> Option<PathBuf> {
     let message = format!("the exchangelib peer test needs {reason}");
@@ -33,46 +30,10 @@ fn peer_python() -> Option<PathBuf> {
     PYTHON
         .get_or_init(|| {
             let dir = tempfile::tempdir().ok()?;
-            let made = Command::new("python3")
-                .args(["-m", "venv"])
-                .arg(dir.path())
-                .output();
-            match made {
-                Ok(out) if out.status.success() => {}
-                Ok(out) => {
-                    not_checked(&format!(
-                        "python3 -m venv (Debian package python3-venv; run tests/setup): {}",
-                        String::from_utf8_lossy(&out.stderr).trim()
-                    ));
-                    return None;
-                }
-                Err(e) => {
-                    not_checked(&format!("python3 (run tests/setup): {e}"));
-                    return None;
-                }
-            }
-            let pip = Command::new(dir.path().join("bin/pip"))
-                .args([
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                    EXCHANGELIB,
-                ])
-                .output();
-            match pip {
-                Ok(out) if out.status.success() => {
-                    let python = dir.path().join("bin/python");
-                    Some((dir, python))
-                }
-                Ok(out) => {
-                    not_checked(&format!(
-                        "{EXCHANGELIB} from the package registry: {}",
-                        String::from_utf8_lossy(&out.stderr).trim()
-                    ));
-                    None
-                }
-                Err(e) => {
-                    not_checked(&format!("pip in the virtual environment: {e}"));
+            match lab::peer::exchangelib_python(dir.path()) {
+                Ok(python) => Some((dir, python)),
+                Err(reason) => {
+                    not_checked(&reason);
                     None
                 }
             }

@@ -27,6 +27,16 @@ impl FakeEws {
     /// Starts a simulator in front of the lab's directory with the given settings (JSON of
     /// `exchange::server::Settings`; `{}` for Exchange 2016 with Extended Protection).
     pub fn start(dc: &SambaDc, settings: &serde_json::Value) -> Result<Self, String> {
+        Self::launch(dc, settings, true)
+    }
+
+    /// [`FakeEws::start`] without capturing the traffic, as a real server writes none of it
+    /// (benchmarks: two files per request would be the simulator's own overhead).
+    pub fn start_uncaptured(dc: &SambaDc, settings: &serde_json::Value) -> Result<Self, String> {
+        Self::launch(dc, settings, false)
+    }
+
+    fn launch(dc: &SambaDc, settings: &serde_json::Value, capture: bool) -> Result<Self, String> {
         // Inside the lab's folder, which the lab's watchdog removes however the run ends (a
         // simulator held in a static is never dropped).
         let dir = tempfile::Builder::new()
@@ -47,7 +57,11 @@ impl FakeEws {
         .map_err(|e| e.to_string())?;
         let capture_dir = dir.path().join("capture");
         std::fs::create_dir_all(&capture_dir).map_err(|e| e.to_string())?;
-        let mut child = Command::new(crate::tools::binary("fake-ews"))
+        let mut command = Command::new(crate::tools::binary("fake-ews"));
+        if capture {
+            command.arg("--capture-dir").arg(&capture_dir);
+        }
+        let mut child = command
             .arg("--cert")
             .arg(&cert_file)
             .arg("--key")
@@ -68,8 +82,6 @@ impl FakeEws {
             .arg(dc.dir.join("etc/smb.conf"))
             .arg("--winbind-socket-dir")
             .arg(dc.dir.join("winbindd"))
-            .arg("--capture-dir")
-            .arg(&capture_dir)
             .args(["--settings", &settings.to_string()])
             .args(["--cultures", &cultures()?.to_string()])
             .stdin(Stdio::piped())
@@ -167,6 +179,19 @@ impl FakeEws {
     pub fn stats(&self) -> serde_json::Value {
         self.call("GET", "/stats", None)
             .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Adds `count` mailbox users to the simulator's directory only (not the DC's), named
+    /// `{prefix}00000@lab.example` on, for benchmarks at organisation scale: 100,000 accounts
+    /// would take the lab DC most of an hour to add.
+    pub fn add_synthetic_mailboxes(&self, prefix: &str, count: u32) {
+        self.call("POST", &format!("/synthetic/{prefix}/{count}"), None)
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// The address of the `i`-th mailbox [`FakeEws::add_synthetic_mailboxes`] adds.
+    pub fn synthetic_address(prefix: &str, i: u32) -> String {
+        crate::exchange::directory::synthetic_address(prefix, i)
     }
 
     /// Makes a SID stop resolving (its account was deleted).

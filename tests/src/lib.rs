@@ -5,12 +5,14 @@
 //! - [`seed`]: what the lab directory holds.
 //! - [`tools`]: running the workspace's binaries as an administrator would.
 //! - [`mail_enable`]: what Exchange's Enable-DistributionGroup leaves in the directory.
+//! - [`peer`]: exchangelib, a client written elsewhere, in a throwaway virtual environment.
 
 pub mod certs;
 pub mod exchange;
 pub mod fake_ews;
 pub mod ldap_proxy;
 pub mod mail_enable;
+pub mod peer;
 pub mod prerequisites;
 pub mod samba;
 pub mod seed;

@@ -142,7 +142,7 @@ fn resume_command(journal: &std::path::Path) -> String {
         .join(" ")
 }
 
-/// Runs `work` on every mailbox, `concurrency` at once, reporting each record in input order as
+/// Runs `work` on every mailbox, with `concurrency` requests at once, reporting each record in input order as
 /// it completes (a failure as its `failed` record and one line on stderr) and handing it to
 /// `also` (the CSV report). Mailboxes are taken as they come, so a pipe is worked on while it
 /// is still being written. The same for one mailbox and for many; the caller ends the reporter
@@ -170,9 +170,13 @@ where
     reporter.show_progress(total);
     let total_setter = reporter.total_setter();
     let stream = common::batch::counted(mailboxes.stream, move |n| total_setter.set(n));
+    // Half as many mailboxes again as connections are worked on: while one waits for its
+    // journal record to reach the disk or is being parsed, another's request is ready for the
+    // free connection, so the connections (the server's limit) never wait for the tool.
+    let at_once = concurrency + concurrency.div_ceil(2);
     common::batch::in_order_streamed(
         stream,
-        concurrency,
+        at_once,
         || ended.borrow().is_none() && !interrupt.is_asked(),
         |entry| {
             let work = &work;

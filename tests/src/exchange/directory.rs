@@ -71,11 +71,71 @@ pub struct DirectorySettings {
     pub base: String,
 }
 
+/// The principals read so far, indexed by what requests look them up by (a simulated
+/// organisation holds 100,000 of them).
+#[derive(Debug, Default)]
+struct Cache {
+    all: Vec<Principal>,
+    /// Lower-case mail, SID, sAMAccountName and DN → index in `all`.
+    by_mail: HashMap<String, usize>,
+    by_sid: HashMap<String, usize>,
+    by_sam: HashMap<String, usize>,
+    by_dn: HashMap<String, usize>,
+}
+
+impl Cache {
+    fn new(all: Vec<Principal>) -> Self {
+        let mut cache = Self::default();
+        for principal in all {
+            cache.push(principal);
+        }
+        cache
+    }
+
+    fn push(&mut self, principal: Principal) {
+        let i = self.all.len();
+        if let Some(mail) = &principal.mail {
+            self.by_mail.entry(mail.to_ascii_lowercase()).or_insert(i);
+        }
+        if !principal.sid.is_empty() {
+            self.by_sid
+                .entry(principal.sid.to_ascii_lowercase())
+                .or_insert(i);
+        }
+        if !principal.sam.is_empty() {
+            self.by_sam
+                .entry(principal.sam.to_ascii_lowercase())
+                .or_insert(i);
+        }
+        self.by_dn
+            .entry(principal.dn.to_ascii_lowercase())
+            .or_insert(i);
+        self.all.push(principal);
+    }
+
+    fn retain(&mut self, keep: impl Fn(&Principal) -> bool) {
+        let all = std::mem::take(&mut self.all);
+        *self = Self::new(all.into_iter().filter(|p| keep(p)).collect());
+    }
+
+    fn get(index: &HashMap<String, usize>, all: &[Principal], key: &str) -> Option<Principal> {
+        index
+            .get(&key.to_ascii_lowercase())
+            .and_then(|&i| all.get(i))
+            .cloned()
+    }
+}
+
+/// The address of the `i`-th synthetic mailbox with `prefix`.
+pub fn synthetic_address(prefix: &str, i: u32) -> String {
+    format!("{prefix}{i:06}@{}", crate::seed::DNS_DOMAIN)
+}
+
 /// The cached directory.
 #[derive(Debug)]
 pub struct Directory {
     settings: DirectorySettings,
-    cache: Mutex<Vec<Principal>>,
+    cache: Mutex<Cache>,
 }
 
 impl Directory {
@@ -83,12 +143,34 @@ impl Directory {
     pub fn load(settings: DirectorySettings) -> Result<Self, String> {
         let directory = Directory {
             settings,
-            cache: Mutex::new(Vec::new()),
+            cache: Mutex::new(Cache::default()),
         };
         let all =
             directory.search("(|(objectClass=user)(objectClass=group)(objectClass=contact))")?;
-        *directory.cache.lock().map_err(|_| "cache poisoned")? = all;
+        *directory.cache.lock().map_err(|_| "cache poisoned")? = Cache::new(all);
         Ok(directory)
+    }
+
+    /// Adds `count` mailbox users that exist only here ([`synthetic_address`]), each with a
+    /// SID of its own.
+    pub fn add_synthetic(&self, prefix: &str, count: u32) {
+        let Ok(mut cache) = self.cache.lock() else {
+            return;
+        };
+        for i in 0..count {
+            let name = format!("{prefix}{i:06}");
+            cache.push(Principal {
+                dn: format!("CN={name},OU=Synthetic,{}", crate::seed::DOMAIN_DN),
+                sid: format!("S-1-5-21-4000000001-4000000002-4000000003-{}", 200_000 + i),
+                sam: name.clone(),
+                mail: Some(synthetic_address(prefix, i)),
+                display_name: format!("Synthetic Mailbox {i}"),
+                mailbox: Some(1),
+                group: false,
+                contact: false,
+                members: Vec::new(),
+            });
+        }
     }
 
     fn search(&self, filter: &str) -> Result<Vec<Principal>, String> {
@@ -134,10 +216,11 @@ impl Directory {
 
     fn find(
         &self,
+        cached: impl Fn(&Cache) -> Option<Principal>,
         matches: impl Fn(&Principal) -> bool,
         filter: impl FnOnce() -> String,
     ) -> Option<Principal> {
-        if let Some(found) = self.cache.lock().ok()?.iter().find(|p| matches(p)).cloned() {
+        if let Some(found) = cached(&*self.cache.lock().ok()?) {
             return Some(found);
         }
         let found = self
@@ -152,6 +235,7 @@ impl Directory {
     /// By `mail`.
     pub fn by_mail(&self, address: &str) -> Option<Principal> {
         self.find(
+            |c| Cache::get(&c.by_mail, &c.all, address),
             |p| {
                 p.mail
                     .as_deref()
@@ -183,6 +267,7 @@ impl Directory {
     /// By `sAMAccountName`.
     pub fn by_sam(&self, sam: &str) -> Option<Principal> {
         self.find(
+            |c| Cache::get(&c.by_sam, &c.all, sam),
             |p| p.sam.eq_ignore_ascii_case(sam),
             || format!("(sAMAccountName={})", ldap3::ldap_escape(sam)),
         )
@@ -200,22 +285,14 @@ impl Directory {
         if sid.is_empty() {
             return None;
         }
-        self.cache
-            .lock()
-            .ok()?
-            .iter()
-            .find(|p| p.sid.eq_ignore_ascii_case(sid))
-            .cloned()
+        let cache = self.cache.lock().ok()?;
+        Cache::get(&cache.by_sid, &cache.all, sid)
     }
 
     /// By DN (from the cache).
     pub fn by_dn(&self, dn: &str) -> Option<Principal> {
-        self.cache
-            .lock()
-            .ok()?
-            .iter()
-            .find(|p| p.dn.eq_ignore_ascii_case(dn))
-            .cloned()
+        let cache = self.cache.lock().ok()?;
+        Cache::get(&cache.by_dn, &cache.all, dn)
     }
 
     /// The recipients whose name, address or account name starts with `text` (Exchange's
@@ -234,6 +311,7 @@ impl Directory {
             return Vec::new();
         };
         let mut found: Vec<Principal> = cache
+            .all
             .iter()
             .filter(|p| p.is_recipient())
             .filter(|p| {

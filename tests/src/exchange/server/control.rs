@@ -142,8 +142,21 @@ impl Simulator {
                 Err(e) => bad(e.to_string()),
             },
             (Method::PUT, ["access"]) => match serde_json::from_slice::<Access>(&body) {
-                Ok(access) => {
+                Ok(mut access) => {
+                    // Looked up by lower-case address.
+                    access.full_access = access
+                        .full_access
+                        .into_iter()
+                        .map(|(mailbox, accounts)| (mailbox.to_ascii_lowercase(), accounts))
+                        .collect();
                     lock(&self.state).access = access;
+                    json(serde_json::json!({"ok": true}))
+                }
+                Err(e) => bad(e.to_string()),
+            },
+            (Method::POST, ["synthetic", prefix, count]) => match count.parse::<u32>() {
+                Ok(count) => {
+                    self.directory.add_synthetic(prefix, count);
                     json(serde_json::json!({"ok": true}))
                 }
                 Err(e) => bad(e.to_string()),

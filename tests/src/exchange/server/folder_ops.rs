@@ -100,19 +100,17 @@ impl Simulator {
     ) -> Result<(), Refusal> {
         let allowed = owner.sid == account.sid
             || impersonated.is_some_and(|t| t.sid == owner.sid)
-            || lock(&self.state)
-                .access
-                .full_access
-                .iter()
-                .any(|(m, accounts)| {
-                    owner
-                        .mail
-                        .as_deref()
-                        .is_some_and(|mail| m.eq_ignore_ascii_case(mail))
-                        && accounts
+            || owner.mail.as_deref().is_some_and(|mail| {
+                lock(&self.state)
+                    .access
+                    .full_access
+                    .get(&mail.to_ascii_lowercase())
+                    .is_some_and(|accounts| {
+                        accounts
                             .iter()
                             .any(|a| a.eq_ignore_ascii_case(&account.sam))
-                });
+                    })
+            });
         if allowed {
             Ok(())
         } else {

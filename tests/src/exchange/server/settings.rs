@@ -128,7 +128,7 @@ impl Default for Settings {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Access {
-    /// Mailbox address → accounts (sAMAccountName) with FullAccess.
+    /// Mailbox address (lower case once set) → accounts (sAMAccountName) with FullAccess.
     pub full_access: HashMap<String, Vec<String>>,
     /// Accounts holding ApplicationImpersonation.
     pub impersonation: Vec<String>,
