@@ -19,9 +19,11 @@
 //! The mailboxes exist only in the simulator's directory (`bench000000@lab.example` on): the
 //! lab DC would take most of an hour to add 100,000 accounts. Logons are checked by the DC.
 //!
-//!     cargo run --release -p bench --bin ews-bench
-//!     cargo run --release -p bench --bin ews-bench -- --mailboxes 10000 --big 100000 \
-//!         --latency-ms 20 --concurrency 10 --peer-threads 10
+//! ```text
+//! cargo run --release -p bench --bin ews-bench
+//! cargo run --release -p bench --bin ews-bench -- --mailboxes 10000 --big 100000 \
+//!     --latency-ms 20 --concurrency 10 --peer-threads 10
+//! ```
 
 use std::path::Path;
 use std::process::Command;

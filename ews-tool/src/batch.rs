@@ -310,7 +310,7 @@ async fn converge(
                     CommandError::new(
                         ExitStatus::ItemsFailed,
                         format!(
-                            "cannot write the journal {}: {e}; stopped before changing this calendar",
+                            "cannot write the journal {}: {e}; no calendar was changed without its record",
                             journal.path().display()
                         ),
                     )

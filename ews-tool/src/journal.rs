@@ -152,6 +152,13 @@ pub enum JournalError {
         /// Why.
         source: io::Error,
     },
+    /// It is a device, a pipe or a folder: a journal must be a file that can be synced and
+    /// read back.
+    #[error("{path} is not a regular file")]
+    NotAFile {
+        /// The path given.
+        path: PathBuf,
+    },
     /// A complete line is not a journal record.
     #[error("{path} line {line} is not a journal record ({reason})")]
     Malformed {
@@ -172,6 +179,7 @@ pub fn read(path: &Path) -> Result<Contents, JournalError> {
         source,
     };
     let file = File::open(path).map_err(io_error)?;
+    regular(&file, path)?;
     let mut reader = BufReader::new(file);
     let mut contents = Contents::default();
     let mut index: HashMap<String, usize> = HashMap::new();
@@ -289,6 +297,7 @@ impl Journal {
             create_private_dir(dir).map_err(io_error)?;
         }
         let mut file = open_private(path).map_err(io_error)?;
+        regular(&file, path)?;
         cut_to_last_line(&mut file).map_err(io_error)?;
         let (sender, receiver) = mpsc::channel();
         let writer = std::thread::Builder::new()
@@ -406,6 +415,22 @@ fn create_private_dir(dir: &Path) -> io::Result<()> {
         builder.mode(0o700);
     }
     builder.create(dir)
+}
+
+/// Refuses what is not a regular file (`/dev/full`, a pipe): it could be neither synced nor
+/// read back to its end.
+fn regular(file: &File, path: &Path) -> Result<(), JournalError> {
+    let metadata = file.metadata().map_err(|source| JournalError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    if metadata.is_file() {
+        Ok(())
+    } else {
+        Err(JournalError::NotAFile {
+            path: path.to_owned(),
+        })
+    }
 }
 
 fn open_private(path: &Path) -> io::Result<File> {

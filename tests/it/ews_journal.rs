@@ -344,3 +344,167 @@ fn a_throttling_storm_and_dropped_connections_end_with_everything_done_once() {
         assert_eq!(writes(&fake, mailbox), 1, "{mailbox}");
     }
 }
+
+/// The records of a journal up to its last complete line (what a crash leaves).
+fn complete_records(path: &std::path::Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+    complete
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+#[test]
+fn a_second_signal_exits_at_once_and_the_journal_still_resumes() {
+    let fake = exchange_with(&json!({}));
+    fake.set_faults(&json!({ "latency_ms": 400 }));
+    let mailboxes = amsterdam_mailboxes();
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("grant.jsonl");
+    let grant = || {
+        let mut tool = ews_to(&fake)
+            .args(["grant", "--to", GRANTEE, "--level", "Editor"])
+            .args(["--concurrency", "3", "--journal"])
+            .arg(&journal);
+        for mailbox in &mailboxes {
+            tool = tool.args(["--mailbox", mailbox]);
+        }
+        tool
+    };
+    let child = grant().spawn();
+    std::thread::sleep(Duration::from_millis(1500));
+    let started = std::time::Instant::now();
+    for _ in 0..2 {
+        let pid = child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let stopped = child.wait_with_output().unwrap();
+    assert_eq!(stopped.status.code(), Some(130), "{stopped:?}");
+    // At once: not after the requests in flight (400 ms each) were answered.
+    assert!(
+        started.elapsed() < Duration::from_millis(350),
+        "{:?}",
+        started.elapsed()
+    );
+    let records = complete_records(&journal);
+    assert_eq!(records[0]["record"], "header");
+    assert_ne!(records.last().unwrap()["record"], "end");
+
+    fake.set_faults(&json!({}));
+    let again = grant().run();
+    again.expect_code(0);
+    for mailbox in &mailboxes {
+        assert_eq!(writes(&fake, mailbox), 1, "{mailbox} written once");
+        assert!(
+            entries(&fake, mailbox).contains(&(GRANTEE.into(), "Editor".into())),
+            "{mailbox}"
+        );
+    }
+}
+
+/// Unmounts a file system the test mounted, however the test ends.
+struct Unmount<'a>(&'a std::path::Path);
+
+impl Drop for Unmount<'_> {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_stops_the_run_with_no_calendar_written_without_its_record() {
+    let fake = exchange_with(&json!({}));
+    fake.set_faults(&json!({ "latency_ms": 50 }));
+    let mailboxes = amsterdam_mailboxes();
+    let dir = tempfile::tempdir().unwrap();
+    let small = dir.path().join("small");
+    std::fs::create_dir(&small).unwrap();
+    // A file system of one page: the header and a few mailboxes fit, then it is full.
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=4k", "tmpfs"])
+        .arg(&small)
+        .status()
+        .unwrap();
+    assert!(
+        mounted.success(),
+        "mount a small tmpfs (the lab runs as root)"
+    );
+    let _unmount = Unmount(&small);
+    let journal = small.join("grant.jsonl");
+    let mut tool = ews_to(&fake)
+        .args(["-o", "jsonl", "grant", "--to", GRANTEE, "--level", "Author"])
+        .args(["--concurrency", "2", "--journal"])
+        .arg(&journal);
+    for mailbox in &mailboxes {
+        tool = tool.args(["--mailbox", mailbox]);
+    }
+    let out = tool.run();
+    assert_ne!(out.code, 0, "{}", out.stderr);
+    let lines = crate::support::failure_lines(&out.stderr);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("cannot write the journal") && l.contains("no storage space")),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    // Every calendar written has its intent in the journal, which is valid to its last line.
+    let records = complete_records(&journal);
+    let intended: Vec<&str> = records
+        .iter()
+        .filter(|r| r["record"] == "intent")
+        .map(|r| r["mailbox"].as_str().unwrap())
+        .collect();
+    let written: Vec<&String> = mailboxes.iter().filter(|m| writes(&fake, m) > 0).collect();
+    assert!(
+        !written.is_empty() && written.len() < mailboxes.len(),
+        "{written:?}"
+    );
+    for mailbox in &written {
+        assert!(
+            intended.contains(&mailbox.as_str()),
+            "{mailbox} written without its intent"
+        );
+    }
+
+    // With room again (the journal moved to a roomy disk), the same command finishes the run.
+    let roomy = dir.path().join("grant.jsonl");
+    std::fs::copy(&journal, &roomy).unwrap();
+    let mut tool = ews_to(&fake)
+        .args(["grant", "--to", GRANTEE, "--level", "Author"])
+        .arg("--journal")
+        .arg(&roomy);
+    for mailbox in &mailboxes {
+        tool = tool.args(["--mailbox", mailbox]);
+    }
+    tool.run().expect_code(0);
+    for mailbox in &mailboxes {
+        assert_eq!(writes(&fake, mailbox), 1, "{mailbox} written once");
+    }
+}
+
+#[test]
+fn a_journal_that_is_no_file_is_refused_before_anything_is_read() {
+    let fake = exchange_with(&json!({}));
+    let out = ews_to(&fake)
+        .args(["grant", "--to", GRANTEE, "--level", "Author"])
+        .args([
+            "--mailbox",
+            "anna.devries@lab.example",
+            "--journal",
+            "/dev/full",
+        ])
+        .run();
+    out.expect_code(2);
+    assert!(out.stderr.contains("not a regular file"), "{}", out.stderr);
+    assert!(fake.stats()["operations"].get("GetFolder").is_none());
+}
