@@ -63,7 +63,7 @@ fn a_list_from_a_pipe_is_counted_while_it_streams() {
 }
 
 #[test]
-fn nothing_of_it_in_a_pipe_with_quiet_or_without_colours() {
+fn nothing_of_it_in_a_pipe_with_quiet_without_colours_or_for_one_mailbox() {
     let fake = exchange_with(&json!({}));
     fake.set_faults(&json!({ "latency_ms": 30 }));
     let piped = grant_all(&fake, &[]).run();
@@ -74,6 +74,14 @@ fn nothing_of_it_in_a_pipe_with_quiet_or_without_colours() {
     let quiet = grant_all(&fake, &["-q"]).run_in_terminal();
     quiet.expect_code(0);
     assert!(!quiet.stderr.contains("mailboxes"), "{:?}", quiet.stderr);
+
+    // One mailbox: its row is the progress.
+    let one = ews_to(&fake)
+        .args(["grant", "--to", GRANTEE, "--level", "Reviewer"])
+        .args(["--mailbox", "anna.devries@lab.example"])
+        .run_in_terminal();
+    one.expect_code(0);
+    assert!(!one.stderr.contains(" mailboxes ["), "{:?}", one.stderr);
 
     for (var, value) in [("NO_COLOR", "1"), ("TERM", "dumb")] {
         let plain = grant_all(&fake, &[]).env(var, value).run_in_terminal();

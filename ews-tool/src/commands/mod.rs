@@ -167,7 +167,10 @@ where
     let total = mailboxes.total;
     let interrupt = common::interrupt::Interrupt::listen("ews-tool");
     let mut reporter = ctx.reporter(("mailbox", "mailboxes"));
-    reporter.show_progress(total);
+    // One mailbox needs no progress line: its row is the progress.
+    if total != Some(1) {
+        reporter.show_progress(total);
+    }
     let total_setter = reporter.total_setter();
     let stream = common::batch::counted(mailboxes.stream, move |n| total_setter.set(n));
     // Half as many mailboxes again as connections are worked on: while one waits for its
