@@ -27,6 +27,14 @@ pub enum AuthError {
     /// A challenge came where none was expected, or none where one was.
     #[error("the logon went out of step: {0}")]
     OutOfStep(&'static str),
+    /// Kerberos could not make a logon: no ticket, an expired one, no such service principal.
+    #[error("{message}")]
+    Kerberos {
+        /// What went wrong, in an administrator's words.
+        message: String,
+        /// What to do.
+        hint: String,
+    },
 }
 
 /// One connection's logon in progress.

@@ -52,8 +52,11 @@ pub struct Cli {
 /// How `--auth` logs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum AuthMethod {
-    /// The Negotiate scheme, carrying NTLM (Kerberos is not built in)
+    /// The Negotiate scheme: Kerberos with the session's ticket when no password is given
+    /// and a ticket is at hand, NTLM otherwise
     Negotiate,
+    /// Negotiate with Kerberos only (the session's ticket; no password)
+    Kerberos,
     /// NTLMv2 with the TLS channel binding (Extended Protection)
     Ntlm,
     /// HTTP Basic over TLS

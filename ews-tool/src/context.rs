@@ -31,27 +31,7 @@ impl Context {
         let endpoint = self.server.url.clone().ok_or_else(|| {
             CommandError::usage("no EWS URL given").with_hint("pass --url https://HOST/EWS/Exchange.asmx (or set EWS_TOOL_URL, or url in a config profile)").with_code("config")
         })?;
-        let user = self.global.user.clone().ok_or_else(|| {
-            CommandError::usage("no --user given: who logs on to Exchange?")
-                .with_hint("pass --user CORP\\name or name@corp.example")
-                .with_code("config")
-        })?;
-        let what = format!("password for {user}");
-        let request = self.global.operator_password_request(
-            &what,
-            PASSWORD_ENV,
-            "--password-file FILE, --password-stdin or EWS_TOOL_PASSWORD",
-        );
-        let password = read_secret(&request)
-            .map_err(|e| CommandError::usage(e.to_string()).with_code("password"))?;
-        let auth: Arc<dyn Mechanism> = match self.server.auth {
-            AuthMethod::Negotiate | AuthMethod::Ntlm => Arc::new(auth::Ntlm {
-                user,
-                password,
-                negotiate: self.server.auth == AuthMethod::Negotiate,
-            }),
-            AuthMethod::Basic => Arc::new(auth::Basic { user, password }),
-        };
+        let auth = self.mechanism()?;
         let options = self.global.tls_options();
         options.warn_if_insecure("ews-tool");
         // The trust store is loaded once here, for every connection of the run.
@@ -85,6 +65,56 @@ impl Context {
         )
     }
 
+    /// How this run logs on: `--auth`, and under Negotiate, Kerberos when no password source
+    /// was given and the session has a ticket (a domain-joined jump host), else NTLM.
+    fn mechanism(&self) -> Result<Arc<dyn Mechanism>, CommandError> {
+        let password_given = self.global.password_file.is_some()
+            || self.global.password_stdin
+            || std::env::var_os(PASSWORD_ENV).is_some();
+        match self.server.auth {
+            AuthMethod::Kerberos => return kerberos_mechanism(),
+            AuthMethod::Negotiate if !password_given && cfg!(feature = "kerberos") => {
+                match kerberos_mechanism() {
+                    Ok(mechanism) => {
+                        log::info!(
+                            "Negotiate: Kerberos with the ticket of {}",
+                            mechanism.user()
+                        );
+                        return Ok(mechanism);
+                    }
+                    Err(e) => log::info!(
+                        "Negotiate: no usable Kerberos ticket ({}); NTLM with a password",
+                        e.message
+                    ),
+                }
+            }
+            _ => {}
+        }
+        let user = self.global.user.clone().ok_or_else(|| {
+            CommandError::usage("no --user given: who logs on to Exchange?")
+                .with_hint(
+                    "pass --user CORP\\name or name@corp.example, or kinit for a Kerberos ticket",
+                )
+                .with_code("config")
+        })?;
+        let what = format!("password for {user}");
+        let request = self.global.operator_password_request(
+            &what,
+            PASSWORD_ENV,
+            "--password-file FILE, --password-stdin or EWS_TOOL_PASSWORD",
+        );
+        let password = read_secret(&request)
+            .map_err(|e| CommandError::usage(e.to_string()).with_code("password"))?;
+        Ok(match self.server.auth {
+            AuthMethod::Basic => Arc::new(auth::Basic { user, password }),
+            method => Arc::new(auth::Ntlm {
+                user,
+                password,
+                negotiate: method != AuthMethod::Ntlm,
+            }),
+        })
+    }
+
     /// Whether `-v` was given.
     pub fn verbose(&self) -> bool {
         self.global.verbose > 0
@@ -104,4 +134,33 @@ impl Context {
         }
         Ok(())
     }
+}
+
+/// Kerberos from the session's ticket cache.
+#[cfg(feature = "kerberos")]
+fn kerberos_mechanism() -> Result<Arc<dyn Mechanism>, CommandError> {
+    match crate::kerberos::Kerberos::from_cache() {
+        Ok(mechanism) => Ok(Arc::new(mechanism)),
+        Err(auth::AuthError::Kerberos { message, hint }) => Err(CommandError::new(
+            common::ExitStatus::Denied,
+            format!("cannot log on with Kerberos: {message}"),
+        )
+        .with_hint(hint)
+        .with_code("kerberos")),
+        Err(other) => Err(
+            CommandError::new(common::ExitStatus::Denied, other.to_string()).with_code("kerberos"),
+        ),
+    }
+}
+
+/// Kerberos is not in this build.
+#[cfg(not(feature = "kerberos"))]
+fn kerberos_mechanism() -> Result<Arc<dyn Mechanism>, CommandError> {
+    Err(
+        CommandError::usage("this ews-tool was built without Kerberos")
+            .with_hint(
+                "build it with the kerberos feature, or log on with a password (--auth ntlm)",
+            )
+            .with_code("kerberos"),
+    )
 }

@@ -222,7 +222,7 @@ fn human_duration(duration: std::time::Duration) -> String {
 pub fn ends_the_run(error: &CommandError) -> bool {
     matches!(
         error.code,
-        "auth" | "auth-scheme" | "auth-protocol" | "backoff" | "journal"
+        "auth" | "auth-scheme" | "auth-protocol" | "kerberos" | "backoff" | "journal"
     )
 }
 
@@ -254,6 +254,16 @@ fn explain_transport(error: &TransportError) -> CommandError {
         )
         .with_hint("is --url the Exchange server itself? a proxy in between may be answering instead")
         .with_code("auth-protocol"),
+        TransportError::Kerberos {
+            address,
+            message,
+            hint,
+        } => CommandError::new(
+            ExitStatus::Denied,
+            format!("cannot log on to {address} with Kerberos: {message}"),
+        )
+        .with_hint(hint.clone())
+        .with_code("kerberos"),
         TransportError::TooLarge { address } => CommandError::new(ExitStatus::ItemsFailed, format!("the answer from {address} is too large")).with_code("too-large"),
     }
 }

@@ -20,6 +20,8 @@ pub mod context;
 pub mod endpoint;
 pub mod error;
 pub mod journal;
+#[cfg(feature = "kerberos")]
+pub mod kerberos;
 pub mod mailboxes;
 pub mod ntlm;
 pub mod outcome;

@@ -95,6 +95,16 @@ pub enum TransportError {
         /// What is wrong with it.
         reason: String,
     },
+    /// Kerberos could not make the logon's token (no ticket, expired, unknown SPN).
+    #[error("{address}: {message}")]
+    Kerberos {
+        /// Where.
+        address: String,
+        /// What went wrong.
+        message: String,
+        /// What to do.
+        hint: String,
+    },
     /// The body exceeded [`MAX_RESPONSE_BYTES`].
     #[error("the answer from {address} is larger than {MAX_RESPONSE_BYTES} bytes")]
     TooLarge {
@@ -113,6 +123,7 @@ impl TransportError {
             TransportError::Refused { .. }
                 | TransportError::SchemeNotOffered { .. }
                 | TransportError::BadChallenge { .. }
+                | TransportError::Kerberos { .. }
         )
     }
 
@@ -140,6 +151,15 @@ impl TransportError {
             TransportError::BadChallenge { address, reason } => TransportError::BadChallenge {
                 address: address.clone(),
                 reason: reason.clone(),
+            },
+            TransportError::Kerberos {
+                address,
+                message,
+                hint,
+            } => TransportError::Kerberos {
+                address: address.clone(),
+                message: message.clone(),
+                hint: hint.clone(),
             },
             _ => return None,
         })
@@ -413,9 +433,16 @@ impl Connection {
     }
 
     fn logon_error(&self, error: &AuthError) -> TransportError {
-        TransportError::BadChallenge {
-            address: self.address.clone(),
-            reason: error.to_string(),
+        match error {
+            AuthError::Kerberos { message, hint } => TransportError::Kerberos {
+                address: self.address.clone(),
+                message: message.clone(),
+                hint: hint.clone(),
+            },
+            _ => TransportError::BadChallenge {
+                address: self.address.clone(),
+                reason: error.to_string(),
+            },
         }
     }
 

@@ -9,7 +9,7 @@ use lab::tools::Tool;
 use crate::support::{dc, samba_user, unique};
 
 /// A credential cache holding a ticket for `principal`, got with MIT kinit (password on stdin).
-fn kinit(principal: &str, password: &str) -> (tempfile::TempDir, String) {
+pub(crate) fn kinit(principal: &str, password: &str) -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
     let cache = format!("FILE:{}", dir.path().join("ccache").display());
     let mut child = Command::new("kinit")

@@ -20,6 +20,7 @@ mod ews_errors;
 mod ews_faults;
 mod ews_grantees;
 mod ews_journal;
+mod ews_kerberos;
 mod ews_permissions;
 mod ews_resilience;
 mod help;

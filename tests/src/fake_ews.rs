@@ -58,6 +58,15 @@ impl FakeEws {
         let capture_dir = dir.path().join("capture");
         std::fs::create_dir_all(&capture_dir).map_err(|e| e.to_string())?;
         let mut command = Command::new(crate::tools::binary("fake-ews"));
+        // Negotiate with Kerberos: the web site's keys, and the realm's configuration.
+        match dc.http_keytab() {
+            Ok(keytab) => {
+                command
+                    .env("KRB5_KTNAME", format!("FILE:{}", keytab.display()))
+                    .env("KRB5_CONFIG", &dc.krb5_conf);
+            }
+            Err(e) => eprintln!("fake-ews: no Kerberos logons: {e}"),
+        }
         if capture {
             command.arg("--capture-dir").arg(&capture_dir);
         }

@@ -5,11 +5,13 @@
 //! - [`seed`]: what the lab directory holds.
 //! - [`tools`]: running the workspace's binaries as an administrator would.
 //! - [`mail_enable`]: what Exchange's Enable-DistributionGroup leaves in the directory.
+//! - [`kerberos`]: the simulator's service principal and keytab, and its name for clients.
 //! - [`peer`]: exchangelib, a client written elsewhere, in a throwaway virtual environment.
 
 pub mod certs;
 pub mod exchange;
 pub mod fake_ews;
+pub mod kerberos;
 pub mod ldap_proxy;
 pub mod mail_enable;
 pub mod peer;

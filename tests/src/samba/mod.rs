@@ -69,6 +69,8 @@ pub struct SambaDc {
     /// The accounts of the seed.
     pub people: Vec<seed::Person>,
     samba_pid: u32,
+    /// The keytab of the Exchange web site's service principal, made on first use.
+    http_keytab: std::sync::OnceLock<Result<PathBuf, String>>,
     /// The watchdog's stdin: closing it (or this process ending) stops the DC and removes `dir`.
     guard: Mutex<Option<(ChildStdin, Child)>>,
 }
@@ -176,6 +178,14 @@ impl SambaDc {
         command
             .output()
             .unwrap_or_else(|e| panic!("cannot run samba-tool: {e}"))
+    }
+
+    /// The keytab of `HTTP/mail.lab.example` ([`crate::kerberos::WEB_HOST`]), registered on an
+    /// account of its own as on the account an Exchange web site runs as, exported once.
+    pub fn http_keytab(&self) -> Result<PathBuf, String> {
+        self.http_keytab
+            .get_or_init(|| crate::kerberos::register_web_service(self))
+            .clone()
     }
 
     /// `samba-tool` talking to the running DC over RPC as Administrator (for what needs the

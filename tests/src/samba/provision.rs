@@ -159,6 +159,7 @@ impl SambaDc {
             krb5_conf,
             people,
             samba_pid,
+            http_keytab: std::sync::OnceLock::new(),
             guard: Mutex::new(Some(guard)),
         };
         dc.wait_ready(&mut samba)?;

@@ -151,8 +151,31 @@ impl Simulator {
                 connection.account = Some(account.clone());
                 Ok(account)
             }
-            // SPNEGO with Kerberos and anything else: not offered by this lab.
+            // SPNEGO (ASN.1 application 0) or a raw Kerberos AP-REQ under Negotiate.
+            None if scheme == "Negotiate" && token.first() == Some(&0x60) => {
+                let Some(account) = self.kerberos_logon(&token) else {
+                    lock(&self.state).stats.refused_logons += 1;
+                    return Err(self.challenge_all());
+                };
+                lock(&self.state).stats.kerberos_logons += 1;
+                connection.account = Some(account.clone());
+                Ok(account)
+            }
             _ => Err(self.challenge_all()),
         }
+    }
+
+    /// Accepts a Kerberos logon against the web site's keytab (`KRB5_KTNAME`): the account
+    /// whose ticket it is, when the ticket is good. One leg: the AP-REQ carries it all.
+    fn kerberos_logon(&self, token: &[u8]) -> Option<Principal> {
+        let mut context = libgssapi::context::ServerCtx::new(None);
+        context.step(token).ok()?;
+        if !libgssapi::context::SecurityContext::is_complete(&context) {
+            return None;
+        }
+        let client = libgssapi::context::SecurityContext::source_name(&mut context).ok()?;
+        let client = client.to_string();
+        let (user, _realm) = client.split_once('@').unwrap_or((&client, ""));
+        self.directory.by_sam(user)
     }
 }

@@ -58,6 +58,8 @@ pub struct Stats {
     pub soap_requests: u64,
     /// NTLM handshakes completed.
     pub ntlm_logons: u64,
+    /// Kerberos logons accepted (SPNEGO or raw Kerberos in the Negotiate scheme).
+    pub kerberos_logons: u64,
     /// Logons refused.
     pub refused_logons: u64,
     /// Logons refused for a missing or wrong channel binding.

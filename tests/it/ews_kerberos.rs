@@ -1,0 +1,118 @@
+//! ews-tool with Kerberos: a lab user's ticket from the lab's KDC, a service ticket for the
+//! simulator's `HTTP/mail.lab.example`, accepted against its keytab; no password anywhere. And
+//! each way it can fail, produced for real, in one line.
+
+use std::process::Command;
+
+use serde_json::json;
+
+use crate::ad_kerberos::kinit;
+use crate::support::{dc, exchange_with};
+
+/// ews-tool with the session's ticket in `cache`, reaching the simulator by name.
+fn with_ticket(
+    fake: &lab::fake_ews::FakeEws,
+    dir: &std::path::Path,
+    cache: &str,
+    host: &str,
+) -> lab::tools::Tool {
+    let dc = dc();
+    let mut tool = lab::tools::Tool::new("ews-tool")
+        .env("KRB5_CONFIG", &dc.krb5_conf)
+        .env("KRB5CCNAME", cache);
+    for (name, value) in lab::kerberos::resolving_env(dir, &[]).unwrap() {
+        tool = tool.env(&name, value);
+    }
+    let url = fake.url.replace("127.0.0.1", host);
+    tool.args(["--url", &url])
+        .args(["--ca-file".into(), dc.pki.ca_file.clone().into_os_string()])
+}
+
+#[test]
+fn a_ticket_and_no_password_log_on_with_kerberos() {
+    let fake = exchange_with(&json!({}));
+    let dir = tempfile::tempdir().unwrap();
+    let (_cache_dir, cache) = kinit("svc-calendar@LAB.EXAMPLE", lab::samba::USER_PASSWORD);
+    let out = with_ticket(&fake, dir.path(), &cache, lab::kerberos::WEB_HOST)
+        .args([
+            "-v",
+            "-o",
+            "json",
+            "list",
+            "--mailbox",
+            "anna.devries@lab.example",
+        ])
+        .run();
+    out.expect_code(0);
+    assert!(
+        out.stderr
+            .contains("Kerberos with the ticket of svc-calendar@LAB.EXAMPLE"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.json()[0]["mailbox"], "anna.devries@lab.example");
+    let stats = fake.stats();
+    assert!(stats["kerberos_logons"].as_u64().unwrap() >= 1, "{stats}");
+    assert_eq!(stats["ntlm_logons"], 0, "{stats}");
+    // `--auth kerberos` insists, and works the same.
+    with_ticket(&fake, dir.path(), &cache, lab::kerberos::WEB_HOST)
+        .args(["--auth", "kerberos", "check"])
+        .run()
+        .expect_code(0);
+}
+
+#[test]
+fn kerberos_failures_each_say_what_to_do_in_one_line() {
+    let fake = exchange_with(&json!({}));
+    let dir = tempfile::tempdir().unwrap();
+    let one_line = |out: &lab::tools::RunOutput, wanted: &[&str]| {
+        out.expect_code(4);
+        let lines = crate::support::failure_lines(&out.stderr);
+        assert_eq!(lines.len(), 1, "{}", out.stderr);
+        for text in wanted {
+            assert!(lines[0].contains(text), "{text}: {}", lines[0]);
+        }
+    };
+    // No ticket at all.
+    let missing = format!("FILE:{}", dir.path().join("no-such-cache").display());
+    let out = with_ticket(&fake, dir.path(), &missing, lab::kerberos::WEB_HOST)
+        .args(["--auth", "kerberos", "check"])
+        .run();
+    one_line(&out, &["no Kerberos ticket", "kinit"]);
+
+    // A host with no service principal: the KDC says so, and the line names the setspn.
+    let (_cache_dir, cache) = kinit("svc-calendar@LAB.EXAMPLE", lab::samba::USER_PASSWORD);
+    let out = with_ticket(&fake, dir.path(), &cache, "127.0.0.1")
+        .args(["--auth", "kerberos", "check"])
+        .run();
+    one_line(
+        &out,
+        &[
+            "no service principal HTTP/127.0.0.1",
+            "setspn -S HTTP/127.0.0.1",
+        ],
+    );
+
+    // An expired ticket (a five-second lifetime, waited out).
+    let short_dir = tempfile::tempdir().unwrap();
+    let short = format!("FILE:{}", short_dir.path().join("ccache").display());
+    let mut child = Command::new("kinit")
+        .args(["-l", "5s", "svc-calendar@LAB.EXAMPLE"])
+        .env("KRB5_CONFIG", &dc().krb5_conf)
+        .env("KRB5CCNAME", &short)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(
+        &mut child.stdin.take().unwrap(),
+        format!("{}\n", lab::samba::USER_PASSWORD).as_bytes(),
+    )
+    .unwrap();
+    assert!(child.wait().unwrap().success());
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    let out = with_ticket(&fake, dir.path(), &short, lab::kerberos::WEB_HOST)
+        .args(["--auth", "kerberos", "check"])
+        .run();
+    one_line(&out, &["expired", "kinit"]);
+    assert_eq!(fake.stats()["kerberos_logons"], 0);
+}
