@@ -50,6 +50,9 @@ pub struct Cli {
 /// How `--auth` authenticates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum AuthMethod {
+    /// Kerberos with the session's ticket when no password is given and one is at hand (a
+    /// domain-joined jump host), a simple bind otherwise
+    Auto,
     /// Simple bind with --user and a password
     Simple,
     /// Kerberos (SASL GSSAPI) with the ticket cache: kinit first; no password
@@ -88,7 +91,7 @@ pub struct ConnectionArgs {
     pub starttls: bool,
 
     /// How to authenticate
-    #[arg(long, global = true, value_enum, default_value_t = AuthMethod::Simple)]
+    #[arg(long, global = true, value_enum, default_value_t = AuthMethod::Auto)]
     pub auth: AuthMethod,
 
     /// Seconds to wait for the domain controller at each step

@@ -97,8 +97,12 @@ impl Context {
     }
 
     fn credentials(&self, endpoints: &[Endpoint]) -> Result<Credentials, CommandError> {
-        match self.connection.auth {
-            AuthMethod::Simple => {
+        let auth = match self.connection.auth {
+            AuthMethod::Auto => self.auto_auth(),
+            chosen => chosen,
+        };
+        match auth {
+            AuthMethod::Auto | AuthMethod::Simple => {
                 let user = self.global.user.clone().ok_or_else(|| {
                     CommandError::usage("no --user given: who logs on to the directory?")
                         .with_hint("pass --user admin@corp.example (or DOMAIN\\name, or a DN)")
@@ -125,6 +129,29 @@ impl Context {
             #[cfg(feature = "kerberos")]
             AuthMethod::Kerberos => Ok(Credentials::Kerberos),
         }
+    }
+
+    /// What `--auth auto` comes to: Kerberos when no password source was given and the session
+    /// has a usable ticket, a simple bind otherwise; said under `-v`.
+    fn auto_auth(&self) -> AuthMethod {
+        let password_given = self.global.password_file.is_some()
+            || self.global.password_stdin
+            || std::env::var_os(PASSWORD_ENV).is_some();
+        if password_given {
+            return AuthMethod::Simple;
+        }
+        #[cfg(feature = "kerberos")]
+        match common::kerberos::session_ticket() {
+            Ok(ticket) => {
+                log::info!(
+                    "binding with Kerberos: no password given, and the session has the ticket of {}",
+                    ticket.principal
+                );
+                return AuthMethod::Kerberos;
+            }
+            Err(e) => log::info!("a simple bind with a password: {e}"),
+        }
+        AuthMethod::Simple
     }
 
     /// Connects and binds as the operator, trying the next domain controller when one cannot

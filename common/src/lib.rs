@@ -20,6 +20,7 @@
 //! - [`sync`]: locks whose data outlive a panic.
 //! - [`text`]: refusing control and invisible characters in values.
 //! - [`tool`]: the entry every tool runs through.
+//! - [`kerberos`] (feature `kerberos`): the session's Kerberos ticket, if it has a usable one.
 //! - [`interrupt`]: Ctrl-C and SIGTERM: finish what is in flight, then stop.
 //! - [`help`]: help templates whose examples are printed as written.
 //! - [`progress`]: a live progress line on a terminal, a plain one under `-v` elsewhere.
@@ -38,6 +39,8 @@ pub mod files;
 pub mod filetime;
 pub mod help;
 pub mod interrupt;
+#[cfg(feature = "kerberos")]
+pub mod kerberos;
 pub mod logging;
 pub mod names;
 pub mod net;

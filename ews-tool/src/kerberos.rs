@@ -6,7 +6,6 @@
 use common::base64::encode as base64;
 use common::secret::Secret;
 use libgssapi::context::{ClientCtx, CtxFlags};
-use libgssapi::credential::{Cred, CredUsage};
 use libgssapi::error::{Error as GssError, MajorFlags};
 use libgssapi::name::Name;
 use libgssapi::oid::{GSS_MECH_KRB5, GSS_MECH_SPNEGO, GSS_NT_KRB5_PRINCIPAL};
@@ -40,24 +39,14 @@ pub struct Kerberos {
 impl Kerberos {
     /// The ticket cache's principal, when the cache holds a usable ticket-granting ticket.
     pub fn from_cache() -> Result<Self, AuthError> {
-        let cred =
-            Cred::acquire(None, None, CredUsage::Initiate, None).map_err(|e| explain(e, "-"))?;
-        let principal = cred
-            .name()
-            .map(|n| n.to_string())
-            .map_err(|e| explain(e, "-"))?;
-        match cred.lifetime() {
-            Ok(left) if left.is_zero() => Err(expired(&principal)),
-            Ok(_) => Ok(Self { principal }),
-            Err(e) => Err(explain(e, "-")),
-        }
-    }
-}
-
-fn expired(principal: &str) -> AuthError {
-    AuthError::Kerberos {
-        message: format!("the Kerberos ticket of {principal} has expired"),
-        hint: format!("run kinit {principal} again (or give a password for NTLM)"),
+        common::kerberos::session_ticket()
+            .map(|ticket| Self {
+                principal: ticket.principal,
+            })
+            .map_err(|e| AuthError::Kerberos {
+                message: e.to_string(),
+                hint: e.hint(),
+            })
     }
 }
 

@@ -65,6 +65,50 @@ fn kerberos_over_ldaps_with_channel_binding() {
 }
 
 #[test]
+fn a_ticket_and_no_password_bind_with_kerberos_by_default() {
+    let dc = dc();
+    let (_dir, cache) = kinit("Administrator@LAB.EXAMPLE", lab::samba::ADMIN_PASSWORD);
+    let out = Tool::new("ad-tool")
+        .env("KRB5_CONFIG", &dc.krb5_conf)
+        .env("KRB5CCNAME", &cache)
+        .args(["--server", &dc.server(), "--ca-file"])
+        .args([dc.pki.ca_file.clone().into_os_string()])
+        .args(["-v", "-o", "json", "show-user", "adevries"])
+        .run();
+    out.expect_code(0);
+    assert!(
+        out.stderr
+            .contains("binding with Kerberos: no password given, and the session has the ticket of Administrator@LAB.EXAMPLE"),
+        "{}",
+        out.stderr
+    );
+    // A password given wins: a simple bind, as before.
+    let simple = Tool::new("ad-tool")
+        .env("KRB5_CONFIG", &dc.krb5_conf)
+        .env("KRB5CCNAME", &cache)
+        .args([
+            "--server",
+            &dc.server(),
+            "--user",
+            &dc.admin_upn(),
+            "--ca-file",
+        ])
+        .args([dc.pki.ca_file.clone().into_os_string()])
+        .args([
+            "--password-file".into(),
+            dc.admin_password_file.clone().into_os_string(),
+        ])
+        .args(["-v", "show-user", "adevries"])
+        .run();
+    simple.expect_code(0);
+    assert!(
+        !simple.stderr.contains("binding with Kerberos"),
+        "{}",
+        simple.stderr
+    );
+}
+
+#[test]
 fn kerberos_seals_plain_ldap_and_creates_accounts() {
     let dc = dc();
     let (_dir, cache) = kinit("Administrator@LAB.EXAMPLE", lab::samba::ADMIN_PASSWORD);

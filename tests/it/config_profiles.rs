@@ -215,7 +215,7 @@ const ROWS: &[Row] = &[
         flag: &["--auth", "kerberos"],
         env: None,
         profile: Some("auth = \"simple\""),
-        values: ["kerberos", "", "simple", "simple"],
+        values: ["kerberos", "", "simple", "auto"],
     },
     Row {
         tool: "ad-tool",

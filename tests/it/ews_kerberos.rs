@@ -101,6 +101,7 @@ fn kerberos_failures_each_say_what_to_do_in_one_line() {
         .env("KRB5_CONFIG", &dc().krb5_conf)
         .env("KRB5CCNAME", &short)
         .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
     std::io::Write::write_all(

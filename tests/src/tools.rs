@@ -128,6 +128,11 @@ impl Tool {
         ] {
             env.insert(OsString::from(var), None);
         }
+        // No Kerberos ticket of the machine's own session is used unless a test gives one.
+        env.insert(
+            OsString::from("KRB5CCNAME"),
+            Some(OsString::from("FILE:/nonexistent/lab-ccache")),
+        );
         // No config file from the developer's home leaks in, and no journal goes to it.
         env.insert(
             OsString::from("XDG_CONFIG_HOME"),
