@@ -117,3 +117,29 @@ fn kerberos_failures_each_say_what_to_do_in_one_line() {
     one_line(&out, &["expired", "kinit"]);
     assert_eq!(fake.stats()["kerberos_logons"], 0);
 }
+
+#[test]
+fn a_clock_far_from_the_domains_is_named_as_such() {
+    let fake = exchange_with(&json!({}));
+    let dir = tempfile::tempdir().unwrap();
+    let (_cache_dir, cache) = kinit("svc-calendar@LAB.EXAMPLE", lab::samba::USER_PASSWORD);
+    let faketime = lab::prerequisites::find_library("faketime/libfaketime.so.1")
+        .expect("libfaketime (Debian package libfaketime; run tests/setup)");
+    let resolving = lab::kerberos::resolving_env(dir.path(), &[]).unwrap();
+    let wrapper = &resolving.iter().find(|(n, _)| n == "LD_PRELOAD").unwrap().1;
+    // This machine's clock 15 minutes ahead of the domain's (Kerberos allows 5).
+    let out = with_ticket(&fake, dir.path(), &cache, lab::kerberos::WEB_HOST)
+        .env("LD_PRELOAD", format!("{wrapper} {}", faketime.display()))
+        .env("FAKETIME", "+15m")
+        .args(["--auth", "kerberos", "check"])
+        .run();
+    out.expect_code(4);
+    let lines = crate::support::failure_lines(&out.stderr);
+    assert_eq!(lines.len(), 1, "{}", out.stderr);
+    assert!(
+        lines[0].contains("clock and the domain controller's differ"),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[0].contains("synchronise the clock"), "{}", lines[0]);
+}
