@@ -143,3 +143,52 @@ fn a_clock_far_from_the_domains_is_named_as_such() {
     );
     assert!(lines[0].contains("synchronise the clock"), "{}", lines[0]);
 }
+
+/// curl's Negotiate: Kerberos without a channel binding (curl sends none).
+fn curl_negotiate(fake: &lab::fake_ews::FakeEws, dir: &std::path::Path, cache: &str) -> String {
+    let url = fake.url.replace("127.0.0.1", lab::kerberos::WEB_HOST);
+    let mut command = Command::new("curl");
+    command
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--negotiate",
+            "-u",
+            ":",
+        ])
+        .arg("--cacert")
+        .arg(&dc().pki.ca_file)
+        .args(["-H", "Content-Type: text/xml", "--data", "<x/>", &url])
+        .env("KRB5_CONFIG", &dc().krb5_conf)
+        .env("KRB5CCNAME", cache);
+    for (name, value) in lab::kerberos::resolving_env(dir, &[]).unwrap() {
+        command.env(name, value);
+    }
+    let out = command.output().expect("curl runs (package curl)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn extended_protection_refuses_a_kerberos_logon_without_the_channel_binding() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_cache_dir, cache) = kinit("svc-calendar@LAB.EXAMPLE", lab::samba::USER_PASSWORD);
+    // The simulator's default: Extended Protection on. ews-tool binds its ticket to the TLS
+    // channel and gets in; curl's ticket carries no binding and does not.
+    let guarded = exchange_with(&json!({}));
+    with_ticket(&guarded, dir.path(), &cache, lab::kerberos::WEB_HOST)
+        .args(["check"])
+        .run()
+        .expect_code(0);
+    assert_eq!(curl_negotiate(&guarded, dir.path(), &cache), "401");
+    let stats = guarded.stats();
+    assert_eq!(stats["channel_binding_refusals"], 1, "{stats}");
+    assert_eq!(stats["kerberos_logons"], 1, "{stats}");
+    // Without Extended Protection the same curl logon is accepted (the request itself is not
+    // SOAP, so Exchange's answer is a 500 fault, past the logon).
+    let open = exchange_with(&json!({ "extended_protection": false }));
+    assert_eq!(curl_negotiate(&open, dir.path(), &cache), "500");
+    assert_eq!(open.stats()["kerberos_logons"], 1);
+}

@@ -196,12 +196,43 @@ pub fn channel_bindings(authenticate: &[u8]) -> Option<[u8; 16]> {
     None
 }
 
+/// The channel binding application data of this server certificate (RFC 5929
+/// `tls-server-end-point`, SHA-256 for the lab's SHA-256 signed certificates).
+pub fn binding_data(certificate_der: &[u8]) -> Vec<u8> {
+    let mut data = b"tls-server-end-point:".to_vec();
+    data.extend_from_slice(&sha2::Sha256::digest(certificate_der));
+    data
+}
+
+/// One Kerberos logon through the system's GSSAPI (tests/helpers/gss_accept.py, Debian's
+/// python3-gssapi): `OK <principal> bound|unbound` or `NO <reason>`. `binding` is the expected
+/// channel binding application data in base64, empty for none.
+pub async fn gss_accept(token: &[u8], binding: &str) -> std::io::Result<String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("helpers/gss_accept.py");
+    // Debian's own Python, which python3-gssapi is installed for.
+    let mut child = Command::new("/usr/bin/python3")
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let mut stdin = child
+        .stdin
+        .take()
+        .ok_or_else(|| std::io::Error::other("no stdin"))?;
+    let input = format!("{}\n{binding}\n", common::base64::encode(token));
+    stdin.write_all(input.as_bytes()).await?;
+    drop(stdin);
+    let output = child.wait_with_output().await?;
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
+
 /// The binding a client must send for this server certificate (SHA-256 signed, as the lab
 /// issues them): MD5 over the `gss_channel_bindings_struct` with `tls-server-end-point:` and the
 /// certificate's SHA-256.
 pub fn expected_bindings(certificate_der: &[u8]) -> [u8; 16] {
-    let mut data = b"tls-server-end-point:".to_vec();
-    data.extend_from_slice(&sha2::Sha256::digest(certificate_der));
+    let data = binding_data(certificate_der);
     let mut md5 = Md5::new();
     md5.update([0u8; 16]);
     md5.update(u32::try_from(data.len()).unwrap_or(0).to_le_bytes());
