@@ -53,6 +53,11 @@ pub trait Mechanism: Send + Sync + std::fmt::Debug {
     /// Whether a logged-on connection carries later requests without logging on again (NTLM,
     /// Negotiate), or every request carries its credentials (Basic, bearer tokens).
     fn per_connection(&self) -> bool;
+    /// Whether it logs on with a Kerberos ticket rather than a password (a refusal then means
+    /// something else than a wrong password).
+    fn ticket(&self) -> bool {
+        false
+    }
     /// A logon for a connection to `host` whose TLS channel binding (RFC 5929
     /// `tls-server-end-point` application data) is `binding`.
     fn start(&self, host: &str, binding: Option<&[u8]>) -> Box<dyn Authenticator>;

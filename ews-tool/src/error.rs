@@ -248,6 +248,16 @@ fn explain_transport(error: &TransportError) -> CommandError {
         )
         .with_hint("check --user (DOMAIN\\name or UPN) and the password; `ad-tool show-user NAME` tells whether the account is locked out or disabled; a TLS-inspecting proxy also breaks Extended Protection")
         .with_code("auth"),
+        TransportError::TicketRefused {
+            address,
+            principal,
+            spn,
+        } => CommandError::new(
+            ExitStatus::Denied,
+            format!("{address} refused the Kerberos ticket of {principal} for {spn}: the web site cannot read tickets for that name (the name is registered on another account than the one the site runs as, or its keys changed), or a TLS-inspecting proxy in between breaks Extended Protection; the run stopped"),
+        )
+        .with_hint(format!("setspn -Q {spn} shows which account holds the name; it must be the one Exchange's web site runs as (or the Exchange servers' alternate service account)"))
+        .with_code("auth"),
         TransportError::BadChallenge { address, reason } => CommandError::new(
             ExitStatus::Denied,
             format!("{address} answered the logon with something that is not an NTLM challenge ({reason})"),

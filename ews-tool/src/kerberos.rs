@@ -108,6 +108,10 @@ impl Mechanism for Kerberos {
         true
     }
 
+    fn ticket(&self) -> bool {
+        true
+    }
+
     fn start(&self, host: &str, binding: Option<&[u8]>) -> Box<dyn Authenticator> {
         Box::new(KerberosLogon {
             spn: format!("HTTP/{host}"),

@@ -86,6 +86,16 @@ pub enum TransportError {
         /// The scheme that was refused.
         scheme: &'static str,
     },
+    /// The server refused a Kerberos ticket the KDC issued for it.
+    #[error("{address} refused the Kerberos ticket of {principal}")]
+    TicketRefused {
+        /// Where.
+        address: String,
+        /// Whose ticket.
+        principal: String,
+        /// The service principal the ticket was for.
+        spn: String,
+    },
     /// The server's answer to the logon's first step is not an NTLM challenge (a proxy's
     /// error page, say).
     #[error("{address} answered the logon with something that is not an NTLM challenge: {reason}")]
@@ -121,6 +131,7 @@ impl TransportError {
         matches!(
             self,
             TransportError::Refused { .. }
+                | TransportError::TicketRefused { .. }
                 | TransportError::SchemeNotOffered { .. }
                 | TransportError::BadChallenge { .. }
                 | TransportError::Kerberos { .. }
@@ -151,6 +162,15 @@ impl TransportError {
             TransportError::BadChallenge { address, reason } => TransportError::BadChallenge {
                 address: address.clone(),
                 reason: reason.clone(),
+            },
+            TransportError::TicketRefused {
+                address,
+                principal,
+                spn,
+            } => TransportError::TicketRefused {
+                address: address.clone(),
+                principal: principal.clone(),
+                spn: spn.clone(),
             },
             TransportError::Kerberos {
                 address,
@@ -467,6 +487,17 @@ impl Connection {
                 address: self.address.clone(),
                 scheme,
                 offered,
+            };
+        }
+        if mechanism.ticket() {
+            let host = self
+                .address
+                .rsplit_once(':')
+                .map_or(self.address.as_str(), |(host, _)| host);
+            return TransportError::TicketRefused {
+                address: self.address.clone(),
+                principal: mechanism.user().to_owned(),
+                spn: format!("HTTP/{host}"),
             };
         }
         TransportError::Refused {

@@ -192,3 +192,41 @@ fn extended_protection_refuses_a_kerberos_logon_without_the_channel_binding() {
     assert_eq!(curl_negotiate(&open, dir.path(), &cache), "500");
     assert_eq!(open.stats()["kerberos_logons"], 1);
 }
+
+#[test]
+fn a_ticket_the_web_site_cannot_read_is_refused_once_with_the_setspn_to_check() {
+    let fake = exchange_with(&json!({}));
+    fake.set_faults(&json!({ "stale_keytab": true }));
+    let dir = tempfile::tempdir().unwrap();
+    let (_cache_dir, cache) = kinit("svc-calendar@LAB.EXAMPLE", lab::samba::USER_PASSWORD);
+    let mut tool = with_ticket(&fake, dir.path(), &cache, lab::kerberos::WEB_HOST)
+        .args([
+            "grant",
+            "--to",
+            lab::seed::TIMETABLE_GROUP_MAIL,
+            "--level",
+            "Reviewer",
+        ])
+        .args(["--concurrency", "4"]);
+    for mailbox in crate::support::amsterdam_mailboxes() {
+        tool = tool.args(["--mailbox", &mailbox]);
+    }
+    let out = tool.run();
+    out.expect_code(4);
+    let lines = crate::support::failure_lines(&out.stderr);
+    assert_eq!(lines.len(), 1, "{}", out.stderr);
+    assert!(
+        lines[0].contains(
+            "refused the Kerberos ticket of svc-calendar@LAB.EXAMPLE for HTTP/mail.lab.example"
+        ),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[0].contains("setspn -Q HTTP/mail.lab.example"),
+        "{}",
+        lines[0]
+    );
+    // One refused logon for the whole run, not one per mailbox or connection.
+    assert_eq!(fake.stats()["refused_logons"], 1);
+}

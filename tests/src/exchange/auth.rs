@@ -206,11 +206,17 @@ pub fn binding_data(certificate_der: &[u8]) -> Vec<u8> {
 
 /// One Kerberos logon through the system's GSSAPI (tests/helpers/gss_accept.py, Debian's
 /// python3-gssapi): `OK <principal> bound|unbound` or `NO <reason>`. `binding` is the expected
-/// channel binding application data in base64, empty for none.
-pub async fn gss_accept(token: &[u8], binding: &str) -> std::io::Result<String> {
+/// channel binding application data in base64, empty for none; `stale` gives it a keytab
+/// without the key.
+pub async fn gss_accept(token: &[u8], binding: &str, stale: bool) -> std::io::Result<String> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("helpers/gss_accept.py");
     // Debian's own Python, which python3-gssapi is installed for.
-    let mut child = Command::new("/usr/bin/python3")
+    let mut command = Command::new("/usr/bin/python3");
+    if stale {
+        // A keytab without the key: as when the name is registered on another account.
+        command.env("KRB5_KTNAME", "FILE:/nonexistent/stale.keytab");
+    }
+    let mut child = command
         .arg(script)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

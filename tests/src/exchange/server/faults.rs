@@ -37,6 +37,10 @@ pub struct Faults {
     pub slow_mailboxes: HashMap<String, u64>,
     /// A throttling storm: this share of requests (percent, spread evenly) answered busy.
     pub busy_percent: u32,
+    /// The web site's keytab lacks the key its service principal's tickets are made with (the
+    /// name registered on another account, or the account's password changed since): every
+    /// Kerberos logon is refused.
+    pub stale_keytab: bool,
 }
 
 /// An error response message to give instead of doing the operation.

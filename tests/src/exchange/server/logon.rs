@@ -170,13 +170,19 @@ impl Simulator {
     /// ticket is good and, with Extended Protection on, carries this site's TLS channel binding.
     /// One leg: the AP-REQ carries it all.
     async fn kerberos_logon(&self, token: &[u8]) -> Option<Principal> {
-        let extended_protection = lock(&self.state).settings.extended_protection;
+        let (extended_protection, stale) = {
+            let state = lock(&self.state);
+            (
+                state.settings.extended_protection,
+                state.faults.stale_keytab,
+            )
+        };
         let binding = if extended_protection {
             common::base64::encode(&auth::binding_data(&self.certificate_der))
         } else {
             String::new()
         };
-        let verdict = auth::gss_accept(token, &binding).await.ok()?;
+        let verdict = auth::gss_accept(token, &binding, stale).await.ok()?;
         let mut words = verdict.split_whitespace();
         let (Some("OK"), Some(client), Some(bound)) = (words.next(), words.next(), words.next())
         else {
