@@ -148,3 +148,27 @@ fn no_ticket_is_refused_with_a_hint() {
         out.stderr
     );
 }
+
+#[test]
+fn on_a_jump_host_the_domain_and_a_ticket_are_all_ad_tool_needs() {
+    let dc = dc();
+    let (_dir, cache) = kinit("Administrator@LAB.EXAMPLE", lab::samba::ADMIN_PASSWORD);
+    // No server, no user, no password: the domain controller from the domain's SRV records
+    // (the lab's DNS stands in for the jump host's resolver), the logon from the ticket.
+    let out = Tool::new("ad-tool")
+        .env("KRB5_CONFIG", &dc.krb5_conf)
+        .env("KRB5CCNAME", &cache)
+        .args(["--domain", "lab.example", "--dns-server", &dc.server()])
+        .args(["--ca-file".into(), dc.pki.ca_file.clone().into_os_string()])
+        .args(["-v", "-o", "json", "show-user", "adevries"])
+        .run();
+    out.expect_code(0);
+    assert_eq!(out.json()["sam_account_name"], "adevries");
+    for said in [
+        "domain controllers of lab.example: dc1.lab.example",
+        "binding with Kerberos",
+        "Kerberos bind for ldap/dc1.lab.example",
+    ] {
+        assert!(out.stderr.contains(said), "{said}: {}", out.stderr);
+    }
+}
