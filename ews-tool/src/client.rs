@@ -166,6 +166,11 @@ impl EwsClient {
         *lock(&self.version)
     }
 
+    /// Who logs on: `--user`, or the principal of the Kerberos ticket.
+    pub fn logon(&self) -> &str {
+        self.settings.auth.user()
+    }
+
     /// The endpoint.
     pub fn endpoint(&self) -> &Endpoint {
         &self.settings.endpoint

@@ -59,6 +59,29 @@ fn a_ticket_and_no_password_log_on_with_kerberos() {
         .args(["--auth", "kerberos", "check"])
         .run()
         .expect_code(0);
+    // A journal names the ticket's principal as the logon.
+    let journal = dir.path().join("grant.jsonl");
+    with_ticket(&fake, dir.path(), &cache, lab::kerberos::WEB_HOST)
+        .args([
+            "grant",
+            "--to",
+            lab::seed::TIMETABLE_GROUP_MAIL,
+            "--level",
+            "Reviewer",
+        ])
+        .args(["--mailbox", "anna.devries@lab.example", "--journal"])
+        .arg(&journal)
+        .run()
+        .expect_code(0);
+    let header: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(&journal)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["user"], "svc-calendar@LAB.EXAMPLE", "{header}");
 }
 
 #[test]

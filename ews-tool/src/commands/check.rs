@@ -102,7 +102,7 @@ impl CheckRecord {
 /// Runs `check`.
 pub async fn run(args: CheckArgs, ctx: &Context) -> Result<ExitStatus, CommandError> {
     let client = ctx.client(1)?;
-    let user = ctx.global.user.clone().unwrap_or_default();
+    let user = client.logon().to_owned();
     let who = Who {
         user: &user,
         grantee: None,

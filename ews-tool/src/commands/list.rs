@@ -119,7 +119,7 @@ pub async fn run(args: ListArgs, ctx: &Context) -> Result<ExitStatus, CommandErr
         concurrency,
         client,
     } = prepare(ctx, &args.mailboxes, args.concurrency)?;
-    let user = ctx.global.user.clone().unwrap_or_default();
+    let user = client.logon().to_owned();
     let who = Who {
         user: &user,
         grantee: None,

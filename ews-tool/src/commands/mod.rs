@@ -334,7 +334,7 @@ pub async fn run_edits(
         concurrency,
         client,
     } = prepare(ctx, mailbox_args, batch_args.concurrency)?;
-    let user = ctx.global.user.clone().unwrap_or_default();
+    let user = client.logon().to_owned();
     let grantee = request.grantee.to_string();
     let who = Who {
         user: &user,

@@ -92,7 +92,7 @@ pub async fn run(args: UndoArgs, ctx: &Context) -> Result<ExitStatus, CommandErr
         )
         .with_hint(format!("undo with --url {}", header.url)));
     }
-    let user = ctx.global.user.clone().unwrap_or_default();
+    let user = client.logon().to_owned();
     let grantee_text = grantee.to_string();
     let who = Who {
         user: &user,
