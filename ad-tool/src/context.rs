@@ -134,9 +134,7 @@ impl Context {
     /// What `--auth auto` comes to: Kerberos when no password source was given and the session
     /// has a usable ticket, a simple bind otherwise; said under `-v`.
     fn auto_auth(&self) -> AuthMethod {
-        let password_given = self.global.password_file.is_some()
-            || self.global.password_stdin
-            || std::env::var_os(PASSWORD_ENV).is_some();
+        let password_given = self.global.password_given(PASSWORD_ENV);
         if password_given {
             return AuthMethod::Simple;
         }

@@ -104,6 +104,13 @@ impl GlobalArgs {
         }
     }
 
+    /// Whether the operator gave a password source: `--password-file`, `--password-stdin`, or
+    /// `env_var` set (even empty, as [`crate::secret::read_secret`] reads it). The tools use a
+    /// Kerberos ticket by default only when none was given.
+    pub fn password_given(&self, env_var: &str) -> bool {
+        self.password_file.is_some() || self.password_stdin || std::env::var_os(env_var).is_some()
+    }
+
     /// Where the operator's password comes from: `--password-file`, `--password-stdin`, the
     /// tool's environment variable, or a prompt.
     pub fn operator_password_request<'a>(

@@ -274,11 +274,6 @@ impl Progress {
         }
     }
 
-    /// The total, once the input has been read to its end.
-    pub fn set_total(&self, total: u64) {
-        self.total_setter().set(total);
-    }
-
     /// A handle that sets the total from wherever the input is read.
     pub fn total_setter(&self) -> TotalSetter {
         TotalSetter(self.shared.clone())

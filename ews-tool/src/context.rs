@@ -68,9 +68,7 @@ impl Context {
     /// How this run logs on: `--auth`, and under Negotiate, Kerberos when no password source
     /// was given and the session has a ticket (a domain-joined jump host), else NTLM.
     fn mechanism(&self) -> Result<Arc<dyn Mechanism>, CommandError> {
-        let password_given = self.global.password_file.is_some()
-            || self.global.password_stdin
-            || std::env::var_os(PASSWORD_ENV).is_some();
+        let password_given = self.global.password_given(PASSWORD_ENV);
         match self.server.auth {
             AuthMethod::Kerberos => return kerberos_mechanism(),
             AuthMethod::Negotiate if !password_given && cfg!(feature = "kerberos") => {

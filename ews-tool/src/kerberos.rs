@@ -4,6 +4,7 @@
 //! connection. No password is involved.
 
 use common::base64::encode as base64;
+use common::kerberos::TicketError;
 use common::secret::Secret;
 use libgssapi::context::{ClientCtx, CtxFlags};
 use libgssapi::error::{Error as GssError, MajorFlags};
@@ -43,37 +44,35 @@ impl Kerberos {
             .map(|ticket| Self {
                 principal: ticket.principal,
             })
-            .map_err(|e| AuthError::Kerberos {
-                message: e.to_string(),
-                hint: e.hint(),
-            })
+            .map_err(ticket_error)
     }
 }
 
-/// An administrator's reading of a GSSAPI failure while asking for a ticket to `spn`.
-fn explain(error: GssError, spn: &str) -> AuthError {
+/// A missing or expired ticket, said as `common::kerberos` says it.
+#[allow(clippy::needless_pass_by_value)] // used as `map_err(ticket_error)`
+fn ticket_error(error: TicketError) -> AuthError {
+    AuthError::Kerberos {
+        message: error.to_string(),
+        hint: error.hint(),
+    }
+}
+
+/// An administrator's reading of a GSSAPI failure of `principal` asking for a ticket to `spn`.
+fn explain(error: GssError, principal: &str, spn: &str) -> AuthError {
     let minor = i64::from(error.minor.cast_signed());
-    let no_credentials = error.major.contains(MajorFlags::GSS_S_NO_CRED);
-    let expired = error.major.contains(MajorFlags::GSS_S_CREDENTIALS_EXPIRED);
+    if matches!(minor, code::TICKET_EXPIRED | code::TGT_EXPIRED)
+        || error.major.contains(MajorFlags::GSS_S_CREDENTIALS_EXPIRED)
+    {
+        return ticket_error(TicketError::Expired {
+            principal: principal.to_owned(),
+        });
+    }
+    if matches!(minor, code::NO_CACHE_FILE | code::CACHE_NOT_FOUND)
+        || error.major.contains(MajorFlags::GSS_S_NO_CRED)
+    {
+        return ticket_error(TicketError::None);
+    }
     let (message, hint) = match minor {
-        code::TICKET_EXPIRED | code::TGT_EXPIRED => (
-            "the Kerberos ticket has expired".to_owned(),
-            "run kinit again (klist shows the ticket's end time)".to_owned(),
-        ),
-        _ if expired => (
-            "the Kerberos ticket has expired".to_owned(),
-            "run kinit again (klist shows the ticket's end time)".to_owned(),
-        ),
-        code::NO_CACHE_FILE | code::CACHE_NOT_FOUND => (
-            "there is no Kerberos ticket (the credential cache is empty or missing)".to_owned(),
-            "run kinit NAME@REALM first (klist shows the cache), or give a password for NTLM"
-                .to_owned(),
-        ),
-        _ if no_credentials => (
-            "there is no Kerberos ticket (the credential cache is empty or missing)".to_owned(),
-            "run kinit NAME@REALM first (klist shows the cache), or give a password for NTLM"
-                .to_owned(),
-        ),
         code::PRINCIPAL_UNKNOWN => (
             format!("the domain knows no service principal {spn}"),
             format!(
@@ -114,6 +113,7 @@ impl Mechanism for Kerberos {
 
     fn start(&self, host: &str, binding: Option<&[u8]>) -> Box<dyn Authenticator> {
         Box::new(KerberosLogon {
+            principal: self.principal.clone(),
             spn: format!("HTTP/{host}"),
             binding: binding.map(<[u8]>::to_vec),
             sent: false,
@@ -122,6 +122,7 @@ impl Mechanism for Kerberos {
 }
 
 struct KerberosLogon {
+    principal: String,
     spn: String,
     binding: Option<Vec<u8>>,
     sent: bool,
@@ -140,7 +141,7 @@ impl Authenticator for KerberosLogon {
                 let cause = first_token(&self.spn, self.binding.as_deref(), &GSS_MECH_KRB5)
                     .err()
                     .unwrap_or(e);
-                explain(cause, &self.spn)
+                explain(cause, &self.principal, &self.spn)
             })?
             .ok_or(AuthError::OutOfStep("GSSAPI made no token"))?;
         self.sent = true;

@@ -318,21 +318,19 @@ fn ctrl_c_finishes_what_is_in_flight_and_the_same_command_finishes_the_rest() {
     fake.set_faults(&json!({ "latency_ms": 150 }));
     let mailboxes = crate::support::amsterdam_mailboxes();
     let grant = || {
-        let mut tool = ews_to(&fake).args([
-            "-o",
-            "jsonl",
-            "grant",
-            "--to",
-            lab::seed::TIMETABLE_GROUP_MAIL,
-            "--level",
-            "Author",
-            "--concurrency",
-            "2",
-        ]);
-        for mailbox in &mailboxes {
-            tool = tool.args(["--mailbox", mailbox]);
-        }
-        tool
+        ews_to(&fake)
+            .args([
+                "-o",
+                "jsonl",
+                "grant",
+                "--to",
+                lab::seed::TIMETABLE_GROUP_MAIL,
+                "--level",
+                "Author",
+                "--concurrency",
+                "2",
+            ])
+            .mailboxes(&mailboxes)
     };
     let child = grant().spawn();
     std::thread::sleep(Duration::from_millis(1500));

@@ -47,14 +47,11 @@ fn an_interrupted_grant_resumes_from_its_journal_and_undo_puts_every_calendar_ba
     let dir = tempfile::tempdir().unwrap();
     let journal = dir.path().join("grant.jsonl");
     let grant = || {
-        let mut tool = ews_to(&fake)
+        ews_to(&fake)
             .args(["-o", "jsonl", "grant", "--to", GRANTEE, "--level", "Author"])
             .args(["--concurrency", "2", "--journal"])
-            .arg(&journal);
-        for mailbox in &mailboxes {
-            tool = tool.args(["--mailbox", mailbox]);
-        }
-        tool
+            .arg(&journal)
+            .mailboxes(&mailboxes)
     };
     let child = grant().spawn();
     std::thread::sleep(Duration::from_millis(1500));
@@ -319,14 +316,12 @@ fn a_throttling_storm_and_dropped_connections_end_with_everything_done_once() {
     let fake = exchange_with(&json!({"back_off_ms": 500}));
     fake.set_faults(&json!({"busy_percent": 30, "drop_connections": 3}));
     let mailboxes = amsterdam_mailboxes();
-    let mut tool = ews_to(&fake)
+    let tool = ews_to(&fake)
         .args([
             "-o", "jsonl", "grant", "--to", GRANTEE, "--level", "Reviewer",
         ])
-        .args(["--concurrency", "4"]);
-    for mailbox in &mailboxes {
-        tool = tool.args(["--mailbox", mailbox]);
-    }
+        .args(["--concurrency", "4"])
+        .mailboxes(&mailboxes);
     let out = tool.run();
     out.expect_code(0);
     assert!(
@@ -363,14 +358,11 @@ fn a_second_signal_exits_at_once_and_the_journal_still_resumes() {
     let dir = tempfile::tempdir().unwrap();
     let journal = dir.path().join("grant.jsonl");
     let grant = || {
-        let mut tool = ews_to(&fake)
+        ews_to(&fake)
             .args(["grant", "--to", GRANTEE, "--level", "Editor"])
             .args(["--concurrency", "3", "--journal"])
-            .arg(&journal);
-        for mailbox in &mailboxes {
-            tool = tool.args(["--mailbox", mailbox]);
-        }
-        tool
+            .arg(&journal)
+            .mailboxes(&mailboxes)
     };
     let child = grant().spawn();
     std::thread::sleep(Duration::from_millis(1500));
@@ -439,13 +431,11 @@ fn a_full_disk_stops_the_run_with_no_calendar_written_without_its_record() {
     );
     let _unmount = Unmount(&small);
     let journal = small.join("grant.jsonl");
-    let mut tool = ews_to(&fake)
+    let tool = ews_to(&fake)
         .args(["-o", "jsonl", "grant", "--to", GRANTEE, "--level", "Author"])
         .args(["--concurrency", "2", "--journal"])
-        .arg(&journal);
-    for mailbox in &mailboxes {
-        tool = tool.args(["--mailbox", mailbox]);
-    }
+        .arg(&journal)
+        .mailboxes(&mailboxes);
     let out = tool.run();
     assert_ne!(out.code, 0, "{}", out.stderr);
     let lines = crate::support::failure_lines(&out.stderr);
@@ -479,13 +469,11 @@ fn a_full_disk_stops_the_run_with_no_calendar_written_without_its_record() {
     // With room again (the journal moved to a roomy disk), the same command finishes the run.
     let roomy = dir.path().join("grant.jsonl");
     std::fs::copy(&journal, &roomy).unwrap();
-    let mut tool = ews_to(&fake)
+    let tool = ews_to(&fake)
         .args(["grant", "--to", GRANTEE, "--level", "Author"])
         .arg("--journal")
-        .arg(&roomy);
-    for mailbox in &mailboxes {
-        tool = tool.args(["--mailbox", mailbox]);
-    }
+        .arg(&roomy)
+        .mailboxes(&mailboxes);
     tool.run().expect_code(0);
     for mailbox in &mailboxes {
         assert_eq!(writes(&fake, mailbox), 1, "{mailbox} written once");

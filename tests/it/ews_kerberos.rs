@@ -222,7 +222,7 @@ fn a_ticket_the_web_site_cannot_read_is_refused_once_with_the_setspn_to_check() 
     fake.set_faults(&json!({ "stale_keytab": true }));
     let dir = tempfile::tempdir().unwrap();
     let (_cache_dir, cache) = kinit("svc-calendar@LAB.EXAMPLE", lab::samba::USER_PASSWORD);
-    let mut tool = with_ticket(&fake, dir.path(), &cache, lab::kerberos::WEB_HOST)
+    let tool = with_ticket(&fake, dir.path(), &cache, lab::kerberos::WEB_HOST)
         .args([
             "grant",
             "--to",
@@ -230,10 +230,8 @@ fn a_ticket_the_web_site_cannot_read_is_refused_once_with_the_setspn_to_check() 
             "--level",
             "Reviewer",
         ])
-        .args(["--concurrency", "4"]);
-    for mailbox in crate::support::amsterdam_mailboxes() {
-        tool = tool.args(["--mailbox", &mailbox]);
-    }
+        .args(["--concurrency", "4"])
+        .mailboxes(crate::support::amsterdam_mailboxes());
     let out = tool.run();
     out.expect_code(4);
     let lines = crate::support::failure_lines(&out.stderr);

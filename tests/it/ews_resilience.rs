@@ -286,20 +286,19 @@ fn a_slow_mailbox_never_holds_up_the_others_and_rows_stay_in_input_order() {
     // is read and written meanwhile.
     let slow = mailboxes[1].to_ascii_lowercase();
     fake.set_faults(&json!({ "slow_mailboxes": { slow.as_str(): 2000 } }));
-    let mut tool = ews_to(&fake).args([
-        "-o",
-        "jsonl",
-        "grant",
-        "--to",
-        "lotte.peters@lab.example",
-        "--level",
-        "Reviewer",
-        "--concurrency",
-        "4",
-    ]);
-    for mailbox in &mailboxes {
-        tool = tool.args(["--mailbox", mailbox]);
-    }
+    let tool = ews_to(&fake)
+        .args([
+            "-o",
+            "jsonl",
+            "grant",
+            "--to",
+            "lotte.peters@lab.example",
+            "--level",
+            "Reviewer",
+            "--concurrency",
+            "4",
+        ])
+        .mailboxes(&mailboxes);
     let out = tool.run();
     out.expect_code(0);
     let reported: Vec<String> = out

@@ -12,16 +12,15 @@ const PRESENT: &str = "anna.devries@lab.example";
 fn a_failed_mailbox_prints_its_row_and_the_summary_alone_or_among_others() {
     let fake = exchange_with(&json!({}));
     let grant = |mailboxes: &[&str]| {
-        let mut tool = ews_to(&fake).args([
-            "grant",
-            "--to",
-            lab::seed::TIMETABLE_GROUP_MAIL,
-            "--level",
-            "Reviewer",
-        ]);
-        for mailbox in mailboxes {
-            tool = tool.args(["--mailbox", mailbox]);
-        }
+        let tool = ews_to(&fake)
+            .args([
+                "grant",
+                "--to",
+                lab::seed::TIMETABLE_GROUP_MAIL,
+                "--level",
+                "Reviewer",
+            ])
+            .mailboxes(mailboxes);
         tool.run()
     };
 

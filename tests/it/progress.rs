@@ -10,14 +10,11 @@ const GRANTEE: &str = lab::seed::TIMETABLE_GROUP_MAIL;
 
 /// A grant of every Amsterdam mailbox, named on the command line.
 fn grant_all(fake: &lab::fake_ews::FakeEws, extra: &[&str]) -> lab::tools::Tool {
-    let mut tool = ews_to(fake)
+    ews_to(fake)
         .args(extra.iter().copied())
         .args(["grant", "--to", GRANTEE, "--level", "Reviewer"])
-        .args(["--concurrency", "2"]);
-    for mailbox in amsterdam_mailboxes() {
-        tool = tool.args(["--mailbox", &mailbox]);
-    }
-    tool
+        .args(["--concurrency", "2"])
+        .mailboxes(amsterdam_mailboxes())
 }
 
 /// Whether `text` holds cursor movement or a carriage return: a live line was drawn.

@@ -171,6 +171,18 @@ impl Tool {
         self
     }
 
+    /// Adds `--mailbox ADDRESS` for each address (ews-tool's repeated option).
+    #[must_use]
+    pub fn mailboxes<I, S>(self, addresses: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        addresses.into_iter().fold(self, |tool, address| {
+            tool.args(["--mailbox", address.as_ref()])
+        })
+    }
+
     /// Sets an environment variable.
     #[must_use]
     pub fn env(mut self, name: &str, value: impl Into<OsString>) -> Self {
