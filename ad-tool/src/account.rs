@@ -24,7 +24,7 @@ macro_rules! deserialize_from_str {
     )*};
 }
 
-deserialize_from_str!(CommonName, SamAccountName, Upn, Text, Dn, AccountExpires);
+deserialize_from_str!(CommonName, SamAccountName, Upn, Text, AccountExpires);
 
 /// Why a name is not acceptable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

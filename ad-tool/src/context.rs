@@ -83,16 +83,7 @@ impl Context {
         );
         Ok(targets
             .into_iter()
-            .map(|target| Endpoint {
-                transport: if c.starttls {
-                    Transport::StartTls
-                } else {
-                    Transport::Ldaps
-                },
-                host: target.host,
-                port: if c.starttls { 389 } else { 636 },
-                addresses: target.addresses,
-            })
+            .map(|target| Endpoint::from_srv(target, c.starttls))
             .collect())
     }
 

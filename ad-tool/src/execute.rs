@@ -10,6 +10,7 @@ use ldap3::Mod;
 use crate::directory::{Directory, DirectoryError};
 use crate::password;
 use crate::plan::{Change, Op};
+use crate::security_descriptor::stored;
 
 /// An operation that failed, and how many before it were done.
 #[derive(Debug)]
@@ -119,7 +120,7 @@ async fn run_one(
             }
             directory.modify(dn, mods).await
         }
-        Op::WriteDacl { dn, descriptor, .. } => directory.write_dacl(dn, descriptor).await,
+        Op::WriteDacl { dn, descriptor, .. } => stored::write_dacl(directory, dn, descriptor).await,
         Op::Delete { dn } => directory.delete(dn).await,
     }
 }

@@ -98,8 +98,8 @@ pub fn explain(error: &DirectoryError) -> CommandError {
             };
             error.with_detail(detail)
         }
-        DirectoryError::Descriptor { dn, source } => {
-            CommandError::new(ExitStatus::ItemsFailed, format!("the permissions of {dn} cannot be read ({source})")).with_code("descriptor")
+        DirectoryError::Unreadable { dn, what, reason } => {
+            CommandError::new(ExitStatus::ItemsFailed, format!("the {what} of {dn} cannot be read ({reason})")).with_code("descriptor")
         }
         DirectoryError::Broken { address, operation, reason } => {
             CommandError::new(ExitStatus::Connect, format!("the connection to {address} broke during {operation}"))

@@ -13,10 +13,7 @@ pub mod cli;
 pub mod commands;
 pub mod context;
 pub mod csv_input;
-pub mod diagnostic;
-pub mod directory;
-pub mod dn;
-pub mod dns;
+pub use directory::{self, diagnostic, dn, dns};
 pub mod execute;
 pub mod failure;
 pub mod filetime;
@@ -38,7 +35,7 @@ pub mod uac;
 pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let tool = common::tool::Tool {
         name: "ad-tool",
-        own_crates: &["ad_tool", "common"],
+        own_crates: &["ad_tool", "common", "directory"],
     };
     let args = args.into_iter().collect();
     common::tool::run(tool, args, cli::parse, |cli| &cli.global, commands::run)

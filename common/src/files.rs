@@ -6,6 +6,20 @@ use std::fs::File;
 use std::io;
 use std::path::Path;
 
+/// The tools' state directory: `$XDG_STATE_HOME/ad-ews-tools`, else
+/// `~/.local/state/ad-ews-tools` (journals, the Autodiscover cache).
+pub fn state_dir() -> Option<std::path::PathBuf> {
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|h| std::path::PathBuf::from(h).join(".local/state"))
+        })?;
+    Some(base.join("ad-ews-tools"))
+}
+
 /// Opens `path` for appending, creating it when missing. A symbolic link is refused, so a
 /// link planted in a shared folder cannot redirect the write. With `private`, a new file is
 /// created with mode 0600 and an existing one is refused unless the user running the tool owns

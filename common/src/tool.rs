@@ -59,8 +59,21 @@ pub fn config_show(
     provenance: &Provenance,
     password_env: &str,
 ) -> Result<ExitStatus, CommandError> {
+    config_show_with(command, global, provenance, password_env, |_| {})
+}
+
+/// [`config_show`], with the settings adjusted first by the tool (a value found at run time,
+/// such as an autodiscovered URL).
+pub fn config_show_with(
+    command: &clap::Command,
+    global: &GlobalArgs,
+    provenance: &Provenance,
+    password_env: &str,
+    adjust: impl FnOnce(&mut Vec<crate::settings::Setting>),
+) -> Result<ExitStatus, CommandError> {
     let mut settings = provenance.settings(command);
     settings.push(global.password_setting(password_env, provenance));
+    adjust(&mut settings);
     let mut out = std::io::stdout().lock();
     crate::settings::show(&settings, provenance, global.output, &mut out)
         .map_err(crate::output::write_error)?;

@@ -37,6 +37,13 @@ pub enum AuthError {
     },
 }
 
+/// `--spn-from-cname`: the service principal names the host the URL's host is an alias of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CnameLookup {
+    /// The DNS server to ask (`None`: the system's).
+    pub dns_server: Option<std::net::IpAddr>,
+}
+
 /// One connection's logon in progress.
 pub trait Authenticator: Send {
     /// The next `Authorization` value: the first one (`challenge` is `None`), or the answer to
@@ -57,6 +64,11 @@ pub trait Mechanism: Send + Sync + std::fmt::Debug {
     /// something else than a wrong password).
     fn ticket(&self) -> bool {
         false
+    }
+    /// Whether the service principal's host follows the URL host's CNAME records (and asked
+    /// of which DNS server); `None` for the URL's host as written, as browsers do by default.
+    fn spn_from_cname(&self) -> Option<CnameLookup> {
+        None
     }
     /// A logon for a connection to `host` whose TLS channel binding (RFC 5929
     /// `tls-server-end-point` application data) is `binding`.

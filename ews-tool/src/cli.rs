@@ -11,7 +11,7 @@ use crate::version::ExchangeVersion;
 common::tool_settings! {
     tool: "ews-tool",
     prefix: "EWS_TOOL",
-    environment: [("EWS_TOOL_URL", "url")],
+    environment: [("EWS_TOOL_URL", "url"), ("EWS_TOOL_DIRECTORY", "directory")],
 }
 
 const ABOUT: &str = "Grant, list and revoke calendar permissions on many mailboxes through Exchange Web Services, keeping everyone else's entries.";
@@ -67,9 +67,14 @@ pub enum AuthMethod {
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Exchange")]
 pub struct ServerArgs {
-    /// The EWS endpoint, https://HOST/EWS/Exchange.asmx; also from EWS_TOOL_URL
+    /// The EWS endpoint, https://HOST/EWS/Exchange.asmx; also from EWS_TOOL_URL [default:
+    /// found by Autodiscover]
     #[arg(long, global = true, value_name = "URL")]
     pub url: Option<crate::endpoint::Endpoint>,
+
+    /// Where Autodiscover looks without --url.
+    #[command(flatten)]
+    pub discovery: DiscoveryArgs,
 
     /// The request version to start with; stepped down when the server refuses it
     #[arg(
@@ -89,6 +94,11 @@ pub struct ServerArgs {
     #[arg(long, global = true, value_enum, default_value_t = AuthMethod::Negotiate)]
     pub auth: AuthMethod,
 
+    /// Ask for the Kerberos service ticket of the host the URL's host is a DNS alias (CNAME)
+    /// of, not of the name as written (which is what browsers do by default)
+    #[arg(long, global = true)]
+    pub spn_from_cname: bool,
+
     /// Seconds to wait for the server at each step
     #[arg(long, global = true, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub timeout: u64,
@@ -97,6 +107,32 @@ pub struct ServerArgs {
     /// back-off stops the run with what is done so far
     #[arg(long, global = true, value_name = "DURATION", default_value = "5m", value_parser = common::args::parse_duration)]
     pub max_backoff: std::time::Duration,
+}
+
+/// Where Autodiscover looks when no `--url` is given.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Autodiscover")]
+pub struct DiscoveryArgs {
+    /// The directory holding Exchange's service connection points: ldaps://HOST, or
+    /// ldap://HOST (sealed by Kerberos); also from EWS_TOOL_DIRECTORY [default: a domain
+    /// controller of --domain]
+    #[arg(long, global = true, value_name = "URI")]
+    pub directory: Option<String>,
+
+    /// The Active Directory domain: its domain controllers (found through DNS) hold the service
+    /// connection points, and Autodiscover redirects may lead into it [default: the realm of
+    /// the Kerberos ticket, else the domain of --user]
+    #[arg(long, global = true, value_name = "DNS-NAME")]
+    pub domain: Option<String>,
+
+    /// The DNS server to ask for SRV records [default: the system's]
+    #[arg(long, global = true, value_name = "ADDRESS")]
+    pub dns_server: Option<std::net::IpAddr>,
+
+    /// Follow Autodiscover redirects (and SRV answers) that lead out of the address's and the
+    /// directory's domains
+    #[arg(long, global = true)]
+    pub trust_redirect: bool,
 }
 
 /// Which mailboxes.

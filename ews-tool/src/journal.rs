@@ -254,13 +254,10 @@ pub fn read(path: &Path) -> Result<Contents, JournalError> {
 /// Where a journal goes when `--journal` names none: the state directory
 /// (`$XDG_STATE_HOME/ad-ews-tools/journal/`, else `~/.local/state/ad-ews-tools/journal/`).
 pub fn default_path(command: &str) -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_STATE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))?;
+    let base = common::files::state_dir()?;
     let stamp = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ");
     Some(
-        base.join("ad-ews-tools/journal")
+        base.join("journal")
             .join(format!("{command}-{stamp}-{}.jsonl", std::process::id())),
     )
 }

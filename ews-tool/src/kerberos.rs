@@ -35,6 +35,9 @@ mod code {
 pub struct Kerberos {
     /// The principal the ticket is for (`name@REALM`), for messages.
     pub principal: String,
+    /// `--spn-from-cname`: the service principal names the host the URL's host is an alias
+    /// of.
+    pub spn_from_cname: Option<crate::auth::CnameLookup>,
 }
 
 impl Kerberos {
@@ -43,6 +46,7 @@ impl Kerberos {
         common::kerberos::session_ticket()
             .map(|ticket| Self {
                 principal: ticket.principal,
+                spn_from_cname: None,
             })
             .map_err(ticket_error)
     }
@@ -109,6 +113,10 @@ impl Mechanism for Kerberos {
 
     fn ticket(&self) -> bool {
         true
+    }
+
+    fn spn_from_cname(&self) -> Option<crate::auth::CnameLookup> {
+        self.spn_from_cname
     }
 
     fn start(&self, host: &str, binding: Option<&[u8]>) -> Box<dyn Authenticator> {

@@ -11,6 +11,7 @@ use std::ffi::OsString;
 use std::process::ExitCode;
 
 pub mod auth;
+pub mod autodiscover;
 pub mod batch;
 pub mod channel_binding;
 pub mod cli;
@@ -37,7 +38,7 @@ pub mod version;
 pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let tool = common::tool::Tool {
         name: "ews-tool",
-        own_crates: &["ews_tool", "common"],
+        own_crates: &["ews_tool", "common", "directory"],
     };
     let args = args.into_iter().collect();
     common::tool::run(tool, args, cli::parse, |cli| &cli.global, commands::run)

@@ -408,7 +408,8 @@ impl Connection {
         timeout: Duration,
     ) -> Result<HttpResponse, TransportError> {
         let scheme = mechanism.scheme();
-        let mut logon = mechanism.start(&endpoint.host, self.channel_binding.as_deref());
+        let host = self.spn_host(endpoint, mechanism, timeout).await;
+        let mut logon = mechanism.start(&host, self.channel_binding.as_deref());
         let mut challenge: Option<Vec<u8>> = None;
         loop {
             match logon
@@ -438,7 +439,7 @@ impl Connection {
                         .send(endpoint, body, Some(value), anchor, timeout)
                         .await?;
                     if response.status == StatusCode::UNAUTHORIZED {
-                        return Err(self.refusal(mechanism, &response));
+                        return Err(self.refusal(mechanism, &response, &host));
                     }
                     self.authenticated = mechanism.per_connection();
                     log::debug!(
@@ -448,6 +449,37 @@ impl Connection {
                     );
                     return Ok(response);
                 }
+            }
+        }
+    }
+
+    /// The host the logon names (the Kerberos service principal's): the URL's, or with
+    /// `--spn-from-cname` the name it is an alias of (the URL's when the lookup fails).
+    async fn spn_host(
+        &self,
+        endpoint: &Endpoint,
+        mechanism: &dyn Mechanism,
+        timeout: Duration,
+    ) -> String {
+        let Some(lookup) = mechanism.spn_from_cname() else {
+            return endpoint.host.clone();
+        };
+        match directory::dns::canonical_name(&endpoint.host, lookup.dns_server, timeout).await {
+            Ok(name) => {
+                if name != endpoint.host.to_ascii_lowercase() {
+                    log::info!(
+                        "service principal HTTP/{name}: {} is an alias of it (--spn-from-cname)",
+                        endpoint.host
+                    );
+                }
+                name
+            }
+            Err(e) => {
+                log::warn!(
+                    "cannot look up the CNAME of {} ({e}); the service principal names it as written",
+                    endpoint.host
+                );
+                endpoint.host.clone()
             }
         }
     }
@@ -467,7 +499,12 @@ impl Connection {
     }
 
     /// What a 401 means: the scheme is not offered at all, or the credentials were refused.
-    fn refusal(&self, mechanism: &dyn Mechanism, response: &HttpResponse) -> TransportError {
+    fn refusal(
+        &self,
+        mechanism: &dyn Mechanism,
+        response: &HttpResponse,
+        host: &str,
+    ) -> TransportError {
         let scheme = mechanism.scheme();
         let offers = |name: &str| {
             response
@@ -490,10 +527,6 @@ impl Connection {
             };
         }
         if mechanism.ticket() {
-            let host = self
-                .address
-                .rsplit_once(':')
-                .map_or(self.address.as_str(), |(host, _)| host);
             return TransportError::TicketRefused {
                 address: self.address.clone(),
                 principal: mechanism.user().to_owned(),

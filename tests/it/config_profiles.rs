@@ -243,6 +243,19 @@ const ROWS: &[Row] = &[
     },
     Row {
         tool: "ews-tool",
+        setting: "directory",
+        flag: &["--directory", "ldaps://flag.corp.example"],
+        env: Some(("EWS_TOOL_DIRECTORY", "ldap://env.corp.example")),
+        profile: Some("directory = \"ldaps://profile.corp.example\""),
+        values: [
+            "ldaps://flag.corp.example",
+            "ldap://env.corp.example",
+            "ldaps://profile.corp.example",
+            "-",
+        ],
+    },
+    Row {
+        tool: "ews-tool",
         setting: "url",
         flag: &["--url", "https://flag/EWS/Exchange.asmx"],
         env: Some(("EWS_TOOL_URL", "https://env/EWS/Exchange.asmx")),
@@ -251,7 +264,7 @@ const ROWS: &[Row] = &[
             "https://flag/EWS/Exchange.asmx",
             "https://env/EWS/Exchange.asmx",
             "https://profile/EWS/Exchange.asmx",
-            "-",
+            "autodiscover",
         ],
     },
     Row {
@@ -375,6 +388,9 @@ fn precedence_is_flag_then_environment_then_profile_then_default() {
                 (row.values[1], "environment")
             } else if use_profile {
                 (row.values[2], "profile")
+            } else if row.values[3] == "autodiscover" {
+                // No URL anywhere: found when a command runs (nothing cached here).
+                ("-", "discovered")
             } else {
                 (
                     row.values[3],

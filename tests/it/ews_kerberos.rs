@@ -21,7 +21,7 @@ fn with_ticket(
         .env("KRB5_CONFIG", &dc.krb5_conf)
         .env("KRB5CCNAME", cache);
     for (name, value) in lab::kerberos::resolving_env(dir, &[]).unwrap() {
-        tool = tool.env(&name, value);
+        tool = tool.env(name, value);
     }
     let url = fake.url.replace("127.0.0.1", host);
     tool.args(["--url", &url])
@@ -149,7 +149,11 @@ fn a_clock_far_from_the_domains_is_named_as_such() {
     let faketime = lab::prerequisites::find_library("faketime/libfaketime.so.1")
         .expect("libfaketime (Debian package libfaketime; run tests/setup)");
     let resolving = lab::kerberos::resolving_env(dir.path(), &[]).unwrap();
-    let wrapper = &resolving.iter().find(|(n, _)| n == "LD_PRELOAD").unwrap().1;
+    let wrapper = &resolving
+        .iter()
+        .find(|(n, _)| *n == "LD_PRELOAD")
+        .unwrap()
+        .1;
     // This machine's clock 15 minutes ahead of the domain's (Kerberos allows 5).
     let out = with_ticket(&fake, dir.path(), &cache, lab::kerberos::WEB_HOST)
         .env("LD_PRELOAD", format!("{wrapper} {}", faketime.display()))
@@ -250,4 +254,46 @@ fn a_ticket_the_web_site_cannot_read_is_refused_once_with_the_setspn_to_check() 
     );
     // One refused logon for the whole run, not one per mailbox or connection.
     assert_eq!(fake.stats()["refused_logons"], 1);
+}
+
+#[test]
+fn the_service_principal_follows_a_cname_only_when_asked() {
+    // webmail.lab.example is a CNAME of mail.lab.example in the lab's DNS; only the latter has
+    // a service principal.
+    let fake = crate::ews_autodiscover::hosted(&json!({}));
+    let dir = tempfile::tempdir().unwrap();
+    let dc = dc();
+    let (_cache_dir, cache) = kinit("svc-calendar@LAB.EXAMPLE", lab::samba::USER_PASSWORD);
+    let tool = || {
+        let mut tool = lab::tools::Tool::new("ews-tool")
+            .env("KRB5_CONFIG", &dc.krb5_conf)
+            .env("KRB5CCNAME", &cache)
+            .args(["--url", "https://webmail.lab.example/EWS/Exchange.asmx"])
+            .args(["--dns-server", &dc.server()])
+            .args(["--ca-file".into(), dc.pki.ca_file.clone().into_os_string()]);
+        for (name, value) in fake.hosts_env(dir.path(), &[lab::publish::ALIAS]).unwrap() {
+            tool = tool.env(name, value);
+        }
+        tool
+    };
+    // As browsers do by default: the name as written, which no account holds.
+    let out = tool().arg("check").run();
+    out.expect_code(4);
+    assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("HTTP/webmail.lab.example") && out.stderr.contains("setspn"),
+        "{}",
+        out.stderr
+    );
+    // --spn-from-cname: the ticket is for the host the alias names.
+    let out = tool().args(["--spn-from-cname", "-v", "check"]).run();
+    out.expect_code(0);
+    assert!(
+        out.stderr.contains(
+            "service principal HTTP/mail.lab.example: webmail.lab.example is an alias of it"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(fake.stats()["kerberos_logons"].as_u64().unwrap() >= 1);
 }

@@ -15,6 +15,7 @@ mod ad_mailboxes;
 mod config_profiles;
 mod descriptors;
 mod ews_accounts;
+mod ews_autodiscover;
 mod ews_conformance;
 mod ews_errors;
 mod ews_faults;

@@ -45,7 +45,16 @@ impl LabPki {
         dns_name: &str,
         address: Ipv4Addr,
     ) -> Result<(X509, PKey<Private>), ErrorStack> {
-        server_certificate(&self.ca_cert, &self.ca_key, dns_name, address)
+        server_certificate(&self.ca_cert, &self.ca_key, &[dns_name], address)
+    }
+
+    /// A server certificate for several names (the first is its subject) and `address`.
+    pub fn issue_server_for(
+        &self,
+        dns_names: &[&str],
+        address: Ipv4Addr,
+    ) -> Result<(X509, PKey<Private>), ErrorStack> {
+        server_certificate(&self.ca_cert, &self.ca_key, dns_names, address)
     }
 }
 
@@ -83,11 +92,11 @@ fn base(
 fn server_certificate(
     ca: &X509,
     ca_key: &PKey<Private>,
-    dns_name: &str,
+    dns_names: &[&str],
     address: Ipv4Addr,
 ) -> Result<(X509, PKey<Private>), ErrorStack> {
     let key = PKey::from_rsa(Rsa::generate(2048)?)?;
-    let subject = name(dns_name)?;
+    let subject = name(dns_names.first().copied().unwrap_or("localhost"))?;
     let mut cert = base(&subject, ca.subject_name(), &key)?;
     cert.append_extension(BasicConstraints::new().build()?)?;
     cert.append_extension(
@@ -98,8 +107,11 @@ fn server_certificate(
             .build()?,
     )?;
     cert.append_extension(ExtendedKeyUsage::new().server_auth().build()?)?;
-    let san = SubjectAlternativeName::new()
-        .dns(dns_name)
+    let mut san = SubjectAlternativeName::new();
+    for dns_name in dns_names {
+        san.dns(dns_name);
+    }
+    let san = san
         .ip(&address.to_string())
         .build(&cert.x509v3_context(Some(ca), None))?;
     cert.append_extension(san)?;
@@ -126,7 +138,7 @@ pub fn issue(
     )?;
     ca.sign(&ca_key, MessageDigest::sha256())?;
     let ca: X509 = ca.build();
-    let (cert, key) = server_certificate(&ca, &ca_key, dns_name, address)?;
+    let (cert, key) = server_certificate(&ca, &ca_key, &[dns_name], address)?;
     let pki = LabPki {
         ca_file: dir.join("ca.pem"),
         cert_file: dir.join("server.pem"),

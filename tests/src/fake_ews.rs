@@ -9,11 +9,24 @@ use std::time::Duration;
 use crate::samba::SambaDc;
 use crate::seed;
 
+/// The names a hosted simulator's certificate holds: the Exchange server, the domain's
+/// Autodiscover names, and an alias (a CNAME in the lab's DNS).
+pub const HOSTED_NAMES: [&str; 4] = [
+    crate::kerberos::WEB_HOST,
+    "autodiscover.lab.example",
+    "lab.example",
+    "webmail.lab.example",
+];
+
 /// A running simulator.
 #[derive(Debug)]
 pub struct FakeEws {
-    /// `https://127.0.0.1:PORT/EWS/Exchange.asmx`.
+    /// `https://127.0.0.1:PORT/EWS/Exchange.asmx`, or for a hosted simulator
+    /// `https://ADDRESS:443/EWS/Exchange.asmx`.
     pub url: String,
+    /// The address it listens on: 127.0.0.1, or a hosted simulator's own loopback address (on
+    /// ports 443 and 80, as Autodiscover's fixed URLs need).
+    pub address: Ipv4Addr,
     /// The control API's address.
     pub control: SocketAddr,
     /// Where every request and response is captured.
@@ -27,25 +40,62 @@ impl FakeEws {
     /// Starts a simulator in front of the lab's directory with the given settings (JSON of
     /// `exchange::server::Settings`; `{}` for Exchange 2016 with Extended Protection).
     pub fn start(dc: &SambaDc, settings: &serde_json::Value) -> Result<Self, String> {
-        Self::launch(dc, settings, true)
+        Self::launch(dc, settings, true, None)
+    }
+
+    /// [`FakeEws::start`] on a loopback address of its own, on HTTPS port 443 and HTTP port 80,
+    /// with a certificate for [`HOSTED_NAMES`]: reached by name ([`FakeEws::hosts_env`]), as
+    /// Autodiscover's `https://<domain>/…` and `http://autodiscover.<domain>/…` reach Exchange.
+    pub fn start_hosted(dc: &SambaDc, settings: &serde_json::Value) -> Result<Self, String> {
+        let mut last = String::new();
+        for _ in 0..20 {
+            let address = hosted_address();
+            match Self::launch(dc, settings, true, Some(address)) {
+                Ok(fake) => return Ok(fake),
+                Err(e) if e.contains("cannot listen") => last = e,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last)
+    }
+
+    /// The environment that makes `names` resolve to this simulator for a client process
+    /// (nss_wrapper, a hosts file written into `dir`); other names do not resolve.
+    pub fn hosts_env(
+        &self,
+        dir: &std::path::Path,
+        names: &[&str],
+    ) -> Result<Vec<(&'static str, String)>, String> {
+        crate::kerberos::hosts_env(dir, &[(self.address, names)])
     }
 
     /// [`FakeEws::start`] without capturing the traffic, as a real server writes none of it
     /// (benchmarks: two files per request would be the simulator's own overhead).
     pub fn start_uncaptured(dc: &SambaDc, settings: &serde_json::Value) -> Result<Self, String> {
-        Self::launch(dc, settings, false)
+        Self::launch(dc, settings, false, None)
     }
 
-    fn launch(dc: &SambaDc, settings: &serde_json::Value, capture: bool) -> Result<Self, String> {
+    fn launch(
+        dc: &SambaDc,
+        settings: &serde_json::Value,
+        capture: bool,
+        hosted: Option<Ipv4Addr>,
+    ) -> Result<Self, String> {
         // Inside the lab's folder, which the lab's watchdog removes however the run ends (a
         // simulator held in a static is never dropped).
         let dir = tempfile::Builder::new()
             .prefix("fake-ews-")
             .tempdir_in(&dc.dir)
             .map_err(|e| e.to_string())?;
+        let names: &[&str] = if hosted.is_some() {
+            &HOSTED_NAMES
+        } else {
+            &HOSTED_NAMES[..1]
+        };
+        let address = hosted.unwrap_or(Ipv4Addr::LOCALHOST);
         let (cert, key) = dc
             .pki
-            .issue_server("mail.lab.example", Ipv4Addr::LOCALHOST)
+            .issue_server_for(names, address)
             .map_err(|e| e.to_string())?;
         let (cert_file, key_file) = (dir.path().join("ews.pem"), dir.path().join("ews.key"));
         std::fs::write(&cert_file, cert.to_pem().map_err(|e| e.to_string())?)
@@ -69,6 +119,11 @@ impl FakeEws {
         }
         if capture {
             command.arg("--capture-dir").arg(&capture_dir);
+        }
+        if let Some(address) = hosted {
+            command
+                .args(["--listen", &format!("{address}:443")])
+                .args(["--http-listen", &format!("{address}:80")]);
         }
         let mut child = command
             .arg("--cert")
@@ -117,6 +172,7 @@ impl FakeEws {
             .map_err(|e| format!("{control}: {e}"))?;
         Ok(FakeEws {
             url: url.to_owned(),
+            address,
             control,
             capture_dir,
             dir,
@@ -232,6 +288,18 @@ impl Drop for FakeEws {
             let _ = self.child.wait();
         }
     }
+}
+
+/// A loopback address for a hosted simulator: 127.88.X.Y, different for each simulator of this
+/// process and, by the process id, most likely from other processes' (a taken one fails to
+/// bind, and the next is tried).
+fn hosted_address() -> Ipv4Addr {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let pid = std::process::id();
+    let third = u8::try_from(pid % 250).unwrap_or(0) + 1;
+    let fourth = u8::try_from((pid / 250 + n) % 250).unwrap_or(0) + 1;
+    Ipv4Addr::new(127, 88, third, fourth)
 }
 
 /// Waits up to two seconds for the child to end on its own.

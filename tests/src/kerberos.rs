@@ -53,18 +53,32 @@ pub(crate) fn register_web_service(dc: &SambaDc) -> Result<PathBuf, String> {
 
 /// The environment that makes [`WEB_HOST`] (and `extra` names) resolve to 127.0.0.1 for a
 /// client process: nss_wrapper preloaded with a hosts file written into `dir`.
-pub fn resolving_env(dir: &Path, extra: &[&str]) -> Result<Vec<(String, String)>, String> {
+pub fn resolving_env(dir: &Path, extra: &[&str]) -> Result<Vec<(&'static str, String)>, String> {
+    let names: Vec<&str> = std::iter::once(WEB_HOST)
+        .chain(extra.iter().copied())
+        .collect();
+    hosts_env(dir, &[(std::net::Ipv4Addr::LOCALHOST, &names)])
+}
+
+/// The environment that makes each name resolve to its address for a client process
+/// (nss_wrapper preloaded with a hosts file written into `dir`); a name in no line does not
+/// resolve at all, as a name DNS does not know.
+pub fn hosts_env(
+    dir: &Path,
+    lines: &[(std::net::Ipv4Addr, &[&str])],
+) -> Result<Vec<(&'static str, String)>, String> {
     let wrapper = crate::prerequisites::find_library("libnss_wrapper.so")
         .ok_or("libnss_wrapper.so is missing (Debian package libnss-wrapper; run tests/setup)")?;
     let hosts = dir.join("hosts");
-    let lines: Vec<String> = std::iter::once(&WEB_HOST)
-        .chain(extra)
-        .map(|name| format!("127.0.0.1 {name}"))
+    let lines: Vec<String> = lines
+        .iter()
+        .filter(|(_, names)| !names.is_empty())
+        .map(|(address, names)| format!("{address} {}", names.join(" ")))
         .collect();
     let text = lines.join("\n") + "\n";
     std::fs::write(&hosts, text).map_err(|e| format!("{}: {e}", hosts.display()))?;
     Ok(vec![
-        ("LD_PRELOAD".into(), wrapper.display().to_string()),
-        ("NSS_WRAPPER_HOSTS".into(), hosts.display().to_string()),
+        ("LD_PRELOAD", wrapper.display().to_string()),
+        ("NSS_WRAPPER_HOSTS", hosts.display().to_string()),
     ])
 }

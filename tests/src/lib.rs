@@ -16,6 +16,7 @@ pub mod ldap_proxy;
 pub mod mail_enable;
 pub mod peer;
 pub mod prerequisites;
+pub mod publish;
 pub mod samba;
 pub mod seed;
 pub mod session;

@@ -1,6 +1,10 @@
 //! The lab as an administrator uses it: the domain controller, the Exchange simulator in front
-//! of it, and a config profile for each tool, with the environment block `lab up` prints so
-//! the README's commands run as written. The README test sets up the same way.
+//! of it (on its own loopback address, ports 443 and 80, reached by name for Autodiscover), and
+//! a config file for each tool with two profiles: `lab` (the default: the servers named, a
+//! password logon) and `jump-host` (nothing but the lab's DNS server and CA: the DC from DNS,
+//! the EWS URL from Autodiscover, the logon from a Kerberos ticket). The environment block
+//! `lab up` prints makes the README's commands run as written; the README test sets up the same
+//! way.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -12,11 +16,16 @@ use crate::seed;
 /// The account ews-tool logs on as in the lab (FullAccess on every mailbox).
 pub const EWS_LOGON: &str = seed::operators::CALENDAR_SERVICE;
 
+/// The profile of a domain-joined jump host in both config files.
+pub const JUMP_HOST_PROFILE: &str = "jump-host";
+
 /// A lab ready for the tools: the simulator, and the config files naming both servers.
 #[derive(Debug)]
 pub struct Session {
     /// The Exchange simulator.
     pub exchange: FakeEws,
+    /// The environment that points the tools and Kerberos at the lab.
+    environment: Vec<(&'static str, String)>,
     /// ad-tool's config: the DC as its administrator.
     pub ad_config: PathBuf,
     /// ews-tool's config: the simulator, logged on as [`EWS_LOGON`].
@@ -29,29 +38,63 @@ pub fn write_config(
     file: &str,
     settings: &[(&str, String)],
 ) -> std::io::Result<PathBuf> {
-    let mut text = String::from("default-profile = \"lab\"\n\n[profile.lab]\n");
-    for (key, value) in settings {
-        let quoted = value.replace('\\', "\\\\").replace('"', "\\\"");
-        let _ = writeln!(text, "{key} = \"{quoted}\"");
+    write_profiles(dir, file, &[("lab", settings)])
+}
+
+/// Writes `file` in `dir`: a config with these profiles, the first the default.
+pub fn write_profiles(
+    dir: &Path,
+    file: &str,
+    profiles: &[(&str, &[(&str, String)])],
+) -> std::io::Result<PathBuf> {
+    let mut text = String::new();
+    if let Some((name, _)) = profiles.first() {
+        let _ = writeln!(text, "default-profile = \"{name}\"");
+    }
+    for (name, settings) in profiles {
+        let _ = write!(text, "\n[profile.{name}]\n");
+        for (key, value) in *settings {
+            let quoted = value.replace('\\', "\\\\").replace('"', "\\\"");
+            let _ = writeln!(text, "{key} = \"{quoted}\"");
+        }
     }
     let path = dir.join(file);
     std::fs::write(&path, text)?;
     Ok(path)
 }
 
-/// ad-tool's config in `dir`: the lab DC as its administrator.
+/// The `jump-host` profile's settings: the lab's DNS server (a domain-joined host's resolver
+/// is the domain's) and its CA; ad-tool also names the domain.
+fn jump_host_settings(dc: &SambaDc, domain: bool) -> Vec<(&'static str, String)> {
+    let mut settings = vec![
+        ("dns-server", dc.server()),
+        ("ca-file", dc.pki.ca_file.display().to_string()),
+    ];
+    if domain {
+        settings.insert(0, ("domain", seed::DNS_DOMAIN.to_owned()));
+    }
+    settings
+}
+
+/// ad-tool's config in `dir`: the lab DC as its administrator, and the jump host's profile.
 pub fn write_ad_config(dc: &SambaDc, dir: &Path) -> std::io::Result<PathBuf> {
-    write_config(
+    write_profiles(
         dir,
         "ad-tool.toml",
         &[
-            ("server", dc.server()),
-            ("user", dc.admin_upn()),
             (
-                "password-file",
-                dc.admin_password_file.display().to_string(),
+                "lab",
+                &[
+                    ("server", dc.server()),
+                    ("user", dc.admin_upn()),
+                    (
+                        "password-file",
+                        dc.admin_password_file.display().to_string(),
+                    ),
+                    ("ca-file", dc.pki.ca_file.display().to_string()),
+                ],
             ),
-            ("ca-file", dc.pki.ca_file.display().to_string()),
+            (JUMP_HOST_PROFILE, &jump_host_settings(dc, true)),
         ],
     )
 }
@@ -65,14 +108,20 @@ pub fn write_ews_config(
     user: &str,
     password_file: &Path,
 ) -> std::io::Result<PathBuf> {
-    write_config(
+    write_profiles(
         dir,
         "ews-tool.toml",
         &[
-            ("url", exchange.url.clone()),
-            ("user", format!("{}\\{user}", seed::NETBIOS_DOMAIN)),
-            ("password-file", password_file.display().to_string()),
-            ("ca-file", dc.pki.ca_file.display().to_string()),
+            (
+                "lab",
+                &[
+                    ("url", exchange.url.clone()),
+                    ("user", format!("{}\\{user}", seed::NETBIOS_DOMAIN)),
+                    ("password-file", password_file.display().to_string()),
+                    ("ca-file", dc.pki.ca_file.display().to_string()),
+                ],
+            ),
+            (JUMP_HOST_PROFILE, &jump_host_settings(dc, false)),
         ],
     )
 }
@@ -82,7 +131,8 @@ impl Session {
     /// mailbox, and writes both configs into `dir`.
     pub fn start(dc: &SambaDc, dir: &Path) -> Result<Self, String> {
         crate::samba::progress("starting the Exchange simulator");
-        let exchange = FakeEws::start(dc, &serde_json::json!({}))?;
+        dc.autodiscover_records()?;
+        let exchange = FakeEws::start_hosted(dc, &serde_json::json!({}))?;
         let mut full_access = serde_json::Map::new();
         for person in dc.people.iter().filter(|p| !p.mail.is_empty()) {
             full_access.insert(person.mail.clone(), serde_json::json!([EWS_LOGON]));
@@ -92,8 +142,29 @@ impl Session {
         let ews_config = write_ews_config(dc, &exchange, dir, EWS_LOGON, &dc.user_password_file)
             .map_err(|e| e.to_string())?;
         crate::samba::progress(&format!("Exchange simulator at {}", exchange.url));
+        let mut environment = vec![
+            ("AD_TOOL_CONFIG", ad_config.display().to_string()),
+            ("EWS_TOOL_CONFIG", ews_config.display().to_string()),
+            // Journals and the Autodiscover cache stay in the lab's folder.
+            ("XDG_STATE_HOME", dir.join("state").display().to_string()),
+            // Kerberos: the lab's realm, and a ticket cache of the session's own.
+            ("KRB5_CONFIG", dc.krb5_conf.display().to_string()),
+            (
+                "KRB5CCNAME",
+                format!("FILE:{}", dir.join("krb5cc").display()),
+            ),
+            (
+                "LAB_USER_PASSWORD_FILE",
+                dc.user_password_file.display().to_string(),
+            ),
+        ];
+        // The simulator's names (a DNS of their own for the lab's web site), through
+        // nss_wrapper rather than the machine's resolver.
+        let names = crate::fake_ews::HOSTED_NAMES;
+        environment.extend(exchange.hosts_env(dir, &names)?);
         Ok(Self {
             exchange,
+            environment,
             ad_config,
             ews_config,
         })
@@ -101,10 +172,7 @@ impl Session {
 
     /// The environment the README's commands run in (besides `PATH`).
     pub fn environment(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("AD_TOOL_CONFIG", self.ad_config.display().to_string()),
-            ("EWS_TOOL_CONFIG", self.ews_config.display().to_string()),
-        ]
+        self.environment.clone()
     }
 
     /// The block `lab up` prints for pasting into a shell: the config files (which name the

@@ -125,6 +125,7 @@ impl Tool {
             "AD_TOOL_CONFIG",
             "EWS_TOOL_URL",
             "EWS_TOOL_PASSWORD",
+            "EWS_TOOL_DIRECTORY",
         ] {
             env.insert(OsString::from(var), None);
         }

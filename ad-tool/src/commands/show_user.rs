@@ -7,6 +7,7 @@ use common::{CommandError, ExitStatus};
 use crate::context::Context;
 use crate::lookup::{self, Kind};
 use crate::record::{ACCOUNT_ATTRIBUTES, AccountRecord};
+use crate::security_descriptor::stored;
 
 /// Options of `show-user`.
 #[derive(Debug, Clone, Args)]
@@ -32,8 +33,7 @@ pub async fn run(args: ShowUserArgs, ctx: &Context) -> Result<ExitStatus, Comman
             format!("the server returned an unreadable DN {}", entry.dn),
         )
     })?;
-    let (entry, descriptor) = directory
-        .read_with_dacl(&dn, &ACCOUNT_ATTRIBUTES)
+    let (entry, descriptor) = stored::read_with_dacl(&mut directory, &dn, &ACCOUNT_ATTRIBUTES)
         .await
         .map_err(|e| crate::failure::explain(&e).with_item(&args.name))?
         .ok_or_else(|| {

@@ -7,12 +7,14 @@
 //!   code does not interpret (kept as opaque bytes).
 //! - [`sddl_form`]: the SDDL form, for people reading logs and dry runs.
 //! - [`change_password`]: the "cannot change password" edit.
+//! - [`stored`]: an entry's DACL read from and written to the directory.
 //!
 //! This file holds the types.
 
 pub mod change_password;
 pub mod codec;
 pub mod sddl_form;
+pub mod stored;
 #[cfg(test)]
 mod tests;
 

@@ -101,7 +101,7 @@ impl CheckRecord {
 
 /// Runs `check`.
 pub async fn run(args: CheckArgs, ctx: &Context) -> Result<ExitStatus, CommandError> {
-    let client = ctx.client(1)?;
+    let client = ctx.client(1, args.mailboxes.first()).await?;
     let user = client.logon().to_owned();
     let who = Who {
         user: &user,

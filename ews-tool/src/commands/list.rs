@@ -118,7 +118,7 @@ pub async fn run(args: ListArgs, ctx: &Context) -> Result<ExitStatus, CommandErr
         mailboxes,
         concurrency,
         client,
-    } = prepare(ctx, &args.mailboxes, args.concurrency)?;
+    } = prepare(ctx, &args.mailboxes, args.concurrency).await?;
     let user = client.logon().to_owned();
     let who = Who {
         user: &user,

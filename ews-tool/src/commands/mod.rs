@@ -17,6 +17,7 @@ use crate::journal::{self, Journal};
 use crate::mailboxes::{self, Mailboxes};
 use crate::outcome::{MailboxOutcome, MailboxRecord, ReportFile};
 
+pub mod autodiscover;
 pub mod check;
 pub mod grant;
 pub mod list;
@@ -38,6 +39,8 @@ pub enum Command {
     List(list::ListArgs),
     /// Connect, log on, report the server version and, with --mailbox, access to the mailboxes
     Check(check::CheckArgs),
+    /// Find the EWS URL for an address, and say how it was found
+    Autodiscover(autodiscover::AutodiscoverArgs),
     /// `config show` and `completions`.
     #[command(flatten)]
     Housekeeping(Housekeeping),
@@ -61,6 +64,14 @@ pub async fn dispatch(command: Command, ctx: &Context) -> Result<ExitStatus, Com
         Command::Undo(args) => undo::run(args, ctx).await,
         Command::List(args) => list::run(args, ctx).await,
         Command::Check(args) => check::run(args, ctx).await,
+        Command::Autodiscover(args) => autodiscover::run(args, ctx).await,
+        Command::Housekeeping(Housekeeping::Config(_)) => common::tool::config_show_with(
+            &Cli::command(),
+            &ctx.global,
+            &ctx.provenance,
+            PASSWORD_ENV,
+            |settings| ctx.show_discovered_url(settings),
+        ),
         Command::Housekeeping(command) => {
             command.run(Cli::command(), &ctx.global, &ctx.provenance, PASSWORD_ENV)
         }
@@ -79,20 +90,32 @@ pub(crate) struct Prepared {
 
 /// Opens the mailboxes (from the options and the file, read as they come) and a client with
 /// no more connections than there are mailboxes, when that is known.
-pub(crate) fn prepare(
+///
+/// Without `--url`, Autodiscover asks about the first mailbox: it is read before the client is
+/// made and handed back at the head of the stream.
+pub(crate) async fn prepare(
     ctx: &Context,
     mailbox_args: &MailboxArgs,
     concurrency: u16,
 ) -> Result<Prepared, CommandError> {
+    use futures::StreamExt as _;
     ctx.check_stdin(mailbox_args.mailboxes_file.as_deref())?;
-    let mailboxes = mailboxes::open(
+    let mut mailboxes = mailboxes::open(
         &mailbox_args.mailboxes,
         mailbox_args.mailboxes_file.as_deref(),
     )?;
     let concurrency = usize::from(concurrency)
         .min(mailboxes.total.unwrap_or(usize::MAX))
         .max(1);
-    let client = ctx.client(concurrency)?;
+    let mut first_address = None;
+    if ctx.server.url.is_none()
+        && let Some(first) = mailboxes.stream.next().await
+    {
+        first_address = first.as_ref().ok().and_then(|e| e.address.clone().ok());
+        let rest = std::mem::replace(&mut mailboxes.stream, Box::pin(futures::stream::empty()));
+        mailboxes.stream = Box::pin(futures::stream::iter([first]).chain(rest));
+    }
+    let client = ctx.client(concurrency, first_address.as_ref()).await?;
     Ok(Prepared {
         mailboxes,
         concurrency,
@@ -333,7 +356,7 @@ pub async fn run_edits(
         mailboxes,
         concurrency,
         client,
-    } = prepare(ctx, mailbox_args, batch_args.concurrency)?;
+    } = prepare(ctx, mailbox_args, batch_args.concurrency).await?;
     let user = client.logon().to_owned();
     let grantee = request.grantee.to_string();
     let who = Who {

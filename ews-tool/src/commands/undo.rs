@@ -84,7 +84,11 @@ pub async fn run(args: UndoArgs, ctx: &Context) -> Result<ExitStatus, CommandErr
         .collect();
     let mut report = args.report.as_deref().map(ReportFile::open).transpose()?;
     let concurrency = usize::from(args.concurrency).min(writes.len()).max(1);
-    let client = ctx.client(concurrency)?;
+    // Without --url, the server the journal's changes were made through.
+    let recorded = header.url.parse::<crate::endpoint::Endpoint>().ok();
+    let client = ctx
+        .client_at(concurrency, ctx.server.url.clone().or(recorded), None)
+        .await?;
     if !header.url.eq_ignore_ascii_case(&client.endpoint().url()) {
         return Err(journal_error(
             &args,

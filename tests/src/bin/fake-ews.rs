@@ -2,7 +2,7 @@
 //!
 //!     fake-ews --cert PEM --key PEM --ldap-uri ldaps://… --ldap-user UPN --ldap-password-file FILE
 //!              --ca-file PEM --base DN --smb-conf FILE --winbind-socket-dir DIR
-//!              [--listen ADDR] [--control ADDR]
+//!              [--listen ADDR] [--http-listen ADDR] [--control ADDR]
 //!              [--capture-dir DIR] [--settings JSON] [--cultures JSON]
 //!
 //! Prints `listening https://ADDR/EWS/Exchange.asmx control http://ADDR` once ready, and serves
@@ -108,6 +108,15 @@ async fn run(options: &HashMap<String, String>) -> Result<(), String> {
         ews_listener,
         tokio_native_tls::TlsAcceptor::from(acceptor),
     ));
+    if let Some(http) = options.get("http-listen") {
+        let listener = tokio::net::TcpListener::bind(http)
+            .await
+            .map_err(|e| format!("cannot listen on {http}: {e}"))?;
+        tokio::spawn(server::serve_http(
+            std::sync::Arc::clone(&simulator),
+            listener,
+        ));
+    }
     tokio::spawn(server::serve_control(simulator, control_listener));
     println!("listening https://{ews_address}/EWS/Exchange.asmx control http://{control_address}");
     // Serve until whoever started us closes our stdin (or goes away).

@@ -65,8 +65,18 @@ fn local(name: &str) -> &str {
     name.rsplit(':').next().unwrap_or(name)
 }
 
-/// Parses a request body into an element tree.
+/// Parses a SOAP request body into an element tree: the `Envelope`.
 pub fn parse(body: &[u8]) -> Result<Element, String> {
+    parse_document(body)?
+        .children
+        .into_iter()
+        .find(|e| e.name == "Envelope")
+        .ok_or_else(|| "no soap:Envelope".to_owned())
+}
+
+/// Parses any XML document into an element tree: an unnamed element holding the document
+/// element.
+pub fn parse_document(body: &[u8]) -> Result<Element, String> {
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     let mut reader = Reader::from_reader(body);
     let mut stack: Vec<Element> = vec![Element::default()];
@@ -137,11 +147,7 @@ pub fn parse(body: &[u8]) -> Result<Element, String> {
         }
         buf.clear();
     }
-    let root = stack.pop().ok_or("empty document")?;
-    root.children
-        .into_iter()
-        .find(|e| e.name == "Envelope")
-        .ok_or_else(|| "no soap:Envelope".to_owned())
+    stack.pop().ok_or_else(|| "empty document".to_owned())
 }
 
 const RIGHT_ORDER: [&str; 8] = [

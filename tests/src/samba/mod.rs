@@ -71,6 +71,8 @@ pub struct SambaDc {
     samba_pid: u32,
     /// The keytab of the Exchange web site's service principal, made on first use.
     http_keytab: std::sync::OnceLock<Result<PathBuf, String>>,
+    /// Whether Exchange's Autodiscover records are in the directory and DNS, made on first use.
+    autodiscover_records: std::sync::OnceLock<Result<(), String>>,
     /// The watchdog's stdin: closing it (or this process ending) stops the DC and removes `dir`.
     guard: Mutex<Option<(ChildStdin, Child)>>,
 }
@@ -185,6 +187,14 @@ impl SambaDc {
     pub fn http_keytab(&self) -> Result<PathBuf, String> {
         self.http_keytab
             .get_or_init(|| crate::kerberos::register_web_service(self))
+            .clone()
+    }
+
+    /// Exchange's Autodiscover records in the directory and DNS ([`crate::publish`]), added
+    /// once.
+    pub fn autodiscover_records(&self) -> Result<(), String> {
+        self.autodiscover_records
+            .get_or_init(|| crate::publish::publish(self))
             .clone()
     }
 

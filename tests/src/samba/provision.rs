@@ -160,6 +160,7 @@ impl SambaDc {
             people,
             samba_pid,
             http_keytab: std::sync::OnceLock::new(),
+            autodiscover_records: std::sync::OnceLock::new(),
             guard: Mutex::new(Some(guard)),
         };
         dc.wait_ready(&mut samba)?;

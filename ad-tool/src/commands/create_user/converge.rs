@@ -16,6 +16,7 @@ use crate::ldif;
 use crate::plan::{self, Conflict, Decision, ExistingAccount, MANAGED_ATTRIBUTE_NAMES};
 use crate::record::{ACCOUNT_ATTRIBUTES, AccountRecord, Action, ChangeRecord};
 use crate::security_descriptor::SecurityDescriptor;
+use crate::security_descriptor::stored;
 use crate::uac::UserAccountControl as Uac;
 
 /// Why an account was not made as asked.
@@ -135,8 +136,7 @@ pub(super) async fn read_account(
         .chain(guard::GUARD_ATTRIBUTES.iter())
         .copied()
         .collect();
-    directory
-        .read_with_dacl(dn, &attributes)
+    stored::read_with_dacl(directory, dn, &attributes)
         .await
         .map_err(explain_at(dn))?
         .ok_or_else(|| {

@@ -17,6 +17,7 @@ use crate::failure;
 use crate::ldif;
 use crate::plan::{self, Decision, Op};
 use crate::record::{ACCOUNT_ATTRIBUTES, AccountRecord, Action};
+use crate::security_descriptor::stored;
 use crate::uac::UserAccountControl as Uac;
 
 /// Where a generated password went: the file (written before the account was created, under
@@ -274,7 +275,7 @@ pub(super) async fn resolve_unknown(
             .with_code("outcome-unknown"),
         ));
     };
-    match fresh.read_with_dacl(dn, &ACCOUNT_ATTRIBUTES).await {
+    match stored::read_with_dacl(&mut fresh, dn, &ACCOUNT_ATTRIBUTES).await {
         Ok(Some((entry, descriptor))) => {
             log::info!("{dn} was created although the answer was lost");
             let mut record = AccountRecord::from_entry(&entry, descriptor.as_ref());

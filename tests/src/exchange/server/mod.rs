@@ -1,7 +1,9 @@
-//! The simulator's servers: HTTPS for EWS (`/EWS/Exchange.asmx`) with IIS-like logons bound to
-//! the connection, and a plain-HTTP control API on loopback for tests to read and preload state,
-//! set rights and inject faults.
+//! The simulator's servers: HTTPS for EWS (`/EWS/Exchange.asmx`) and Autodiscover with IIS-like
+//! logons bound to the connection, the plain-HTTP site of Autodiscover's redirect method, and a
+//! plain-HTTP control API on loopback for tests to read and preload state, set rights and inject
+//! faults.
 //!
+//! - [`autodiscover`]: the POX and SOAP Autodiscover endpoints and the HTTP redirect.
 //! - [`settings`]: the Exchange version played, logon rules, limits, mailbox access.
 //! - [`logon`]: NTLM, Negotiate and Basic as IIS does them.
 //! - [`faults`]: injected faults and EWSMaxConcurrency throttling.
@@ -12,6 +14,7 @@
 //!
 //! This file holds the state and one request's way through them.
 
+pub mod autodiscover;
 pub mod control;
 pub mod faults;
 pub mod folder_ops;
@@ -80,6 +83,10 @@ pub struct Stats {
     /// (the response time a client sees, less the network).
     pub timed_answers: u64,
     pub response_us: u64,
+    /// Autodiscover requests answered (after logon).
+    pub autodiscover_requests: u64,
+    /// Redirects given by the plain-HTTP site.
+    pub http_redirects: u64,
     /// SOAP operations by name.
     pub operations: HashMap<String, u64>,
     /// Permission lists written, by mailbox.
@@ -179,16 +186,17 @@ impl Simulator {
     ) -> Result<Response<Body>, &'static str> {
         let arrived = std::time::Instant::now();
         lock(&self.state).stats.http_requests += 1;
-        if !request
+        let autodiscover = autodiscover::Form::of_path(request.uri().path());
+        if let Some(form) = autodiscover {
+            if !self.serves_autodiscover(request.headers(), form) {
+                return Ok(Self::not_found());
+            }
+        } else if !request
             .uri()
             .path()
             .eq_ignore_ascii_case("/EWS/Exchange.asmx")
         {
-            return Ok(respond(
-                StatusCode::NOT_FOUND,
-                "text/html",
-                "404 - File or directory not found.",
-            ));
+            return Ok(Self::not_found());
         }
         if request.method() != Method::POST {
             return Ok(respond(StatusCode::METHOD_NOT_ALLOWED, "text/html", "405"));
@@ -219,6 +227,9 @@ impl Simulator {
         if body.is_empty() {
             // The first leg of a logon that was already accepted: nothing to do.
             return Ok(respond(StatusCode::OK, "text/xml", ""));
+        }
+        if let Some(form) = autodiscover {
+            return Ok(self.autodiscover(form, &parts.headers, &body));
         }
         // Read once; a body that does not parse gets its schema fault in `soap`.
         let envelope = soap::parse(&body);
@@ -337,6 +348,25 @@ pub async fn serve_ews(
             let _ = hyper::server::conn::http1::Builder::new()
                 .keep_alive(true)
                 .serve_connection(TokioIo::new(tls), service)
+                .await;
+        });
+    }
+}
+
+/// Serves the plain-HTTP site of Autodiscover's redirect method on `listener`.
+pub async fn serve_http(simulator: Arc<Simulator>, listener: TcpListener) {
+    loop {
+        let Ok((tcp, _)) = listener.accept().await else {
+            continue;
+        };
+        let simulator = Arc::clone(&simulator);
+        tokio::spawn(async move {
+            let service = service_fn(move |request: Request<Incoming>| {
+                let simulator = Arc::clone(&simulator);
+                async move { Ok::<_, Infallible>(simulator.http_site(request.uri().path())) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(tcp), service)
                 .await;
         });
     }

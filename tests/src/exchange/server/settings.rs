@@ -107,6 +107,8 @@ pub struct Settings {
     pub byte_order_mark: bool,
     /// Answer an NTLM negotiate with a challenge that is not an NTLM message (a broken proxy).
     pub garbage_challenge: bool,
+    /// How Autodiscover answers.
+    pub autodiscover: super::autodiscover::AutodiscoverSettings,
 }
 
 impl Default for Settings {
@@ -120,6 +122,7 @@ impl Default for Settings {
             ews_disabled: Vec::new(),
             byte_order_mark: false,
             garbage_challenge: false,
+            autodiscover: super::autodiscover::AutodiscoverSettings::default(),
         }
     }
 }

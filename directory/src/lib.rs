@@ -1,7 +1,10 @@
-//! The connection to a domain controller and the few LDAP operations the commands need, with
-//! AD's controls (SD flags, paged results, server-side sort). Bytes move here; decisions are
-//! made elsewhere (see [`crate::plan`]).
+//! The connection to an Active Directory domain controller and the few LDAP operations
+//! ad-tool and ews-tool need, with AD's controls (SD flags, paged results, server-side sort).
+//! Bytes move here; decisions are made by the tools.
 //!
+//! - [`dns`]: domain controllers (and other services) found through SRV records.
+//! - [`dn`]: distinguished names, parsed and escaped.
+//! - [`diagnostic`]: an operation's failure, with AD's error codes decoded.
 //! - [`endpoint`]: where the DC is and over which transport.
 //! - [`connection`]: TCP, TLS and the bind (Kerberos's in `kerberos`).
 //! - [`operations`]: searches, reads, adds, modifies, deletes.
@@ -10,6 +13,9 @@
 //! - [`entry`] and [`error`]: what operations return.
 
 pub mod connection;
+pub mod diagnostic;
+pub mod dn;
+pub mod dns;
 pub mod endpoint;
 pub mod entry;
 pub mod error;
@@ -28,8 +34,9 @@ pub use connection::{ConnectOptions, Credentials};
 pub use endpoint::{Endpoint, EndpointError, Transport};
 pub use entry::Entry;
 pub use error::DirectoryError;
+pub use ldap3::Scope;
 
-use crate::dn::Dn;
+use dn::Dn;
 
 /// An authenticated connection to a domain controller. Clones share the connection, and
 /// operations from several clones run concurrently on it.

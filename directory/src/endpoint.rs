@@ -98,6 +98,20 @@ impl Endpoint {
         Ok(endpoint)
     }
 
+    /// A domain controller found through DNS: LDAPS on 636, or StartTLS on 389.
+    pub fn from_srv(target: crate::dns::SrvTarget, starttls: bool) -> Self {
+        Self {
+            transport: if starttls {
+                Transport::StartTls
+            } else {
+                Transport::Ldaps
+            },
+            host: target.host,
+            port: if starttls { 389 } else { 636 },
+            addresses: target.addresses,
+        }
+    }
+
     /// `host:port` for messages.
     pub fn address(&self) -> String {
         if self.host.contains(':') {

@@ -4,7 +4,6 @@ use common::net::ReachError;
 use common::tls::TlsSetupError;
 
 use crate::diagnostic::LdapFailure;
-use crate::security_descriptor::DescriptorError;
 
 /// Why talking to the directory failed.
 #[derive(Debug, thiserror::Error)]
@@ -65,14 +64,15 @@ pub enum DirectoryError {
         /// The server's answer.
         failure: LdapFailure,
     },
-    /// A stored security descriptor could not be parsed.
-    #[error("the security descriptor of {dn} cannot be read: {source}")]
-    Descriptor {
+    /// A stored value (a security descriptor, say) could not be parsed.
+    #[error("the {what} of {dn} cannot be read: {reason}")]
+    Unreadable {
         /// The entry.
         dn: String,
-        /// What is wrong.
-        #[source]
-        source: DescriptorError,
+        /// Which value, in admin words ("permissions").
+        what: &'static str,
+        /// What is wrong with it.
+        reason: String,
     },
     /// The connection broke or the server answered nonsense.
     #[error("the connection to {address} failed during {operation}: {reason}")]

@@ -1,6 +1,7 @@
-//! Finding domain controllers through DNS: the SRV records `_ldap._tcp.dc._msdcs.<domain>`
-//! (MS-ADTS 6.3.2.3), asked through hickory-resolver of the system's name servers (resolv.conf
-//! on Unix, the registry on Windows) or of `--dns-server`, over UDP with TCP for long answers.
+//! Finding services through DNS: domain controllers by the SRV records
+//! `_ldap._tcp.dc._msdcs.<domain>` (MS-ADTS 6.3.2.3), and any other SRV record, asked through
+//! hickory-resolver of the system's name servers (resolv.conf on Unix, the registry on
+//! Windows) or of `--dns-server`, over UDP with TCP for long answers.
 //! The targets are then ordered as RFC 2782 says, which a resolver leaves to its caller.
 
 use std::net::IpAddr;
@@ -9,7 +10,7 @@ use std::time::Duration;
 use hickory_resolver::TokioResolver;
 use hickory_resolver::config::{NameServerConfig, ResolverConfig};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
-use hickory_resolver::proto::rr::RData;
+use hickory_resolver::proto::rr::{RData, RecordType};
 
 /// One SRV target, with its addresses.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,21 +82,21 @@ pub async fn domain_controllers(
     server: Option<IpAddr>,
     timeout: Duration,
 ) -> Result<Vec<SrvTarget>, DnsError> {
-    let provider = TokioRuntimeProvider::default();
-    let mut builder = match server {
-        Some(ip) => TokioResolver::builder_with_config(
-            ResolverConfig::from_name_servers(vec![NameServerConfig::udp_and_tcp(ip)]),
-            provider,
-        ),
-        None => TokioResolver::builder(provider).map_err(|e| DnsError::NoServer(e.to_string()))?,
-    };
-    builder.options_mut().timeout = timeout;
-    builder.options_mut().attempts = 2;
-    let resolver = builder
-        .build()
-        .map_err(|e| DnsError::NoServer(e.to_string()))?;
+    let name = format!("_ldap._tcp.dc._msdcs.{}", domain.trim_end_matches('.'));
+    service(&name, server, timeout).await
+}
+
+/// The targets of the SRV record `name` (`_autodiscover._tcp.corp.example`, say), in the order
+/// to try them, with their addresses; asked of `server`, or of the system's name servers.
+pub async fn service(
+    name: &str,
+    server: Option<IpAddr>,
+    timeout: Duration,
+) -> Result<Vec<SrvTarget>, DnsError> {
+    let resolver = resolver(server, timeout)?;
     // Fully qualified: the search list has no business here.
-    let name = format!("_ldap._tcp.dc._msdcs.{}.", domain.trim_end_matches('.'));
+    let name = format!("{}.", name.trim_end_matches('.'));
+
     let lookup = resolver.srv_lookup(name.as_str()).await.map_err(|e| {
         if e.is_no_records_found() {
             DnsError::NoRecords(name.trim_end_matches('.').to_owned())
@@ -151,6 +152,56 @@ pub async fn domain_controllers(
         let _ = getrandom::fill(&mut bytes);
         u32::from_le_bytes(bytes) % bound.max(1)
     }))
+}
+
+/// The name `name` is an alias of, following CNAME records (at most 8), or `name` itself when
+/// it is no alias; lower case, without the final dot.
+pub async fn canonical_name(
+    name: &str,
+    server: Option<IpAddr>,
+    timeout: Duration,
+) -> Result<String, DnsError> {
+    let resolver = resolver(server, timeout)?;
+    let mut current = name.trim_end_matches('.').to_ascii_lowercase();
+    for _ in 0..8 {
+        let lookup = match resolver
+            .lookup(format!("{current}.").as_str(), RecordType::CNAME)
+            .await
+        {
+            Ok(lookup) => lookup,
+            Err(e) if e.is_no_records_found() => break,
+            Err(e) => return Err(DnsError::Lookup(e.to_string())),
+        };
+        let target = lookup
+            .answers()
+            .iter()
+            .find_map(|record| match &record.data {
+                RData::CNAME(target) => Some(target.0.to_ascii()),
+                _ => None,
+            });
+        match target {
+            Some(target) => current = target.trim_end_matches('.').to_ascii_lowercase(),
+            None => break,
+        }
+    }
+    Ok(current)
+}
+
+/// A resolver asking `server`, or the system's name servers.
+fn resolver(server: Option<IpAddr>, timeout: Duration) -> Result<TokioResolver, DnsError> {
+    let provider = TokioRuntimeProvider::default();
+    let mut builder = match server {
+        Some(ip) => TokioResolver::builder_with_config(
+            ResolverConfig::from_name_servers(vec![NameServerConfig::udp_and_tcp(ip)]),
+            provider,
+        ),
+        None => TokioResolver::builder(provider).map_err(|e| DnsError::NoServer(e.to_string()))?,
+    };
+    builder.options_mut().timeout = timeout;
+    builder.options_mut().attempts = 2;
+    builder
+        .build()
+        .map_err(|e| DnsError::NoServer(e.to_string()))
 }
 
 #[cfg(test)]

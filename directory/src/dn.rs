@@ -242,6 +242,14 @@ impl serde::Serialize for Dn {
     }
 }
 
+/// Parsed like `--base` or a CSV cell, so both are checked the same way.
+impl<'de> serde::Deserialize<'de> for Dn {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

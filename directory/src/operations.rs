@@ -12,7 +12,6 @@ use ldap3::{Mod, Scope, SearchEntry};
 use super::{Directory, DirectoryError, Entry, broken, with_timeout};
 use crate::diagnostic::{LdapFailure, rc};
 use crate::dn::Dn;
-use crate::security_descriptor::SecurityDescriptor;
 
 /// The SD-flags control asking for the DACL only (MS-ADTS 3.1.1.3.4.1.11): without it the
 /// server returns, and expects, the SACL too, which a delegated operator may not touch.
@@ -65,26 +64,16 @@ impl Directory {
         self.read_raw(&dn.to_string(), attrs, false).await
     }
 
-    /// Reads one entry with its DACL (`nTSecurityDescriptor` under the SD-flags control).
+    /// Reads one entry with its DACL: `nTSecurityDescriptor` is asked for too, under the
+    /// SD-flags control, and comes back as bytes (MS-DTYP 2.4.6, self-relative).
     pub async fn read_with_dacl(
         &mut self,
         dn: &Dn,
         attrs: &[&str],
-    ) -> Result<Option<(Entry, Option<SecurityDescriptor>)>, DirectoryError> {
+    ) -> Result<Option<Entry>, DirectoryError> {
         let mut all: Vec<&str> = attrs.to_vec();
         all.push("nTSecurityDescriptor");
-        let Some(entry) = self.read_raw(&dn.to_string(), &all, true).await? else {
-            return Ok(None);
-        };
-        let descriptor = entry
-            .bytes("nTSecurityDescriptor")
-            .map(SecurityDescriptor::parse)
-            .transpose()
-            .map_err(|source| DirectoryError::Descriptor {
-                dn: dn.to_string(),
-                source,
-            })?;
-        Ok(Some((entry, descriptor)))
+        self.read_raw(&dn.to_string(), &all, true).await
     }
 
     pub(super) async fn read_raw(
@@ -187,19 +176,18 @@ impl Directory {
         .await
     }
 
-    /// Writes a DACL-only security descriptor under the SD-flags control.
+    /// Writes a DACL-only security descriptor (`descriptor`, self-relative bytes; `sddl`, its
+    /// text for the debug log) under the SD-flags control.
     pub async fn write_dacl(
         &mut self,
         dn: &Dn,
-        descriptor: &SecurityDescriptor,
+        descriptor: Vec<u8>,
+        sddl: &str,
     ) -> Result<(), DirectoryError> {
-        log::debug!(
-            "modify {dn}: replace nTSecurityDescriptor (DACL) with {}",
-            descriptor.to_sddl()
-        );
+        log::debug!("modify {dn}: replace nTSecurityDescriptor (DACL) with {sddl}");
         let mods = vec![Mod::Replace(
             b"nTSecurityDescriptor".to_vec(),
-            HashSet::from([descriptor.to_bytes()]),
+            HashSet::from([descriptor]),
         )];
         let dn_text = dn.to_string();
         self.ldap.with_controls(vec![sd_flags_dacl_only()]);
