@@ -113,6 +113,24 @@ fn the_sites_scp_is_read_with_the_ticket_and_answers_first() {
     let stats = fake.stats();
     assert_eq!(stats["autodiscover_requests"], 1, "{stats}");
     assert!(stats["kerberos_logons"].as_u64().unwrap() >= 1, "{stats}");
+    // For people: the URL first, how it was found, then every step.
+    let out = discovering(&fake, dir.path(), &[lab::kerberos::WEB_HOST])
+        .env("KRB5CCNAME", &cache)
+        .args(["autodiscover", ANNA])
+        .run();
+    out.expect_code(0);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines[0], format!("{ANNA}: {MAIL_URL}"), "{}", out.stdout);
+    assert!(
+        lines[1].starts_with("found by the directory's service connection point ("),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("STEP") && out.stdout.contains("RESULT"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]
@@ -383,19 +401,62 @@ fn nothing_found_is_one_line_naming_the_address_and_what_to_do() {
     );
 }
 
+/// ad-tool on the jump host: the DC from the domain's SRV records, the logon from the ticket in
+/// `cache`, nothing else but the lab's DNS server and CA.
+fn ad_tool_on_the_jump_host(cache: &str) -> Tool {
+    let dc = dc();
+    Tool::new("ad-tool")
+        .env("KRB5_CONFIG", &dc.krb5_conf)
+        .env("KRB5CCNAME", cache)
+        .args(["--domain", "lab.example", "--dns-server", &dc.server()])
+        .args(["--ca-file".into(), dc.pki.ca_file.clone().into_os_string()])
+}
+
 #[test]
 fn the_whole_job_runs_with_tickets_only_and_no_server_names() {
-    // The jump host: a ticket, and nothing else but the lab's DNS server (which a domain-joined
+    // The jump host: tickets, and nothing else but the lab's DNS server (which a domain-joined
     // host has as its resolver) and the lab's CA.
     let fake = hosted(&json!({}));
     let dir = tempfile::tempdir().unwrap();
     let dc = dc();
+    // The administrator makes the service account and its mail-enabled group.
+    let (_admin_dir, admin) = kinit("Administrator@LAB.EXAMPLE", lab::samba::ADMIN_PASSWORD);
+    let passwords = dir.path().join("passwords.csv");
+    ad_tool_on_the_jump_host(&admin)
+        .args(["create-user", "--name", "svc-jh-calendar", "--upn"])
+        .args([
+            "svc-jh-calendar@lab.example",
+            "--path",
+            lab::seed::SERVICE_ACCOUNTS_OU,
+        ])
+        .args([
+            "--service-account",
+            "--generate-password",
+            "--if-exists",
+            "update",
+        ])
+        .arg("--generated-password-file")
+        .arg(&passwords)
+        .run()
+        .expect_code(0);
+    let group_dn = format!("CN=JH Timetable,{}", lab::seed::SERVICE_ACCOUNTS_OU);
+    ad_tool_on_the_jump_host(&admin)
+        .args(["create-group", "--name", "JH Timetable", "--path"])
+        .args([
+            lab::seed::SERVICE_ACCOUNTS_OU,
+            "--mail",
+            "jh-timetable@lab.example",
+        ])
+        .args(["--member", "svc-jh-calendar", "--if-exists", "update"])
+        .run()
+        .expect_code(0);
+    let user = crate::support::samba_user("svc-jh-calendar").expect("the account exists");
+    assert_eq!(user["userAccountControl"], "66048", "{user:?}");
+    // Exchange's step (Enable-DistributionGroup), which ad-tool leaves to Exchange.
+    lab::mail_enable::enable_distribution_group(dc, &group_dn).unwrap();
+    // The calendar service lists the mailboxes and grants the group on each calendar.
     let (_cache_dir, cache) = kinit("svc-calendar@LAB.EXAMPLE", lab::samba::USER_PASSWORD);
-    let listed = Tool::new("ad-tool")
-        .env("KRB5_CONFIG", &dc.krb5_conf)
-        .env("KRB5CCNAME", &cache)
-        .args(["--domain", "lab.example", "--dns-server", &dc.server()])
-        .args(["--ca-file".into(), dc.pki.ca_file.clone().into_os_string()])
+    let listed = ad_tool_on_the_jump_host(&cache)
         .args([
             "mailboxes",
             "--base",
@@ -407,7 +468,7 @@ fn the_whole_job_runs_with_tickets_only_and_no_server_names() {
     assert_eq!(listed.stdout.lines().count(), mailboxes.len());
     let out = discovering(&fake, dir.path(), &[lab::kerberos::WEB_HOST])
         .env("KRB5CCNAME", &cache)
-        .args(["-v", "grant", "--to", lab::seed::TIMETABLE_GROUP_MAIL])
+        .args(["-v", "grant", "--to", "jh-timetable@lab.example"])
         .args(["--level", "Editor", "--mailboxes-file", "-"])
         .stdin(listed.stdout.clone())
         .run();
@@ -422,13 +483,10 @@ fn the_whole_job_runs_with_tickets_only_and_no_server_names() {
         assert!(out.stderr.contains(said), "{said}: {}", out.stderr);
     }
     for mailbox in &mailboxes {
+        let entries = crate::support::entries(&fake, mailbox);
         assert!(
-            crate::support::entries(&fake, mailbox).contains(&(
-                lab::seed::TIMETABLE_GROUP_MAIL.to_owned(),
-                "Editor".to_owned()
-            )),
-            "{mailbox}: {:?}",
-            crate::support::entries(&fake, mailbox)
+            entries.contains(&("jh-timetable@lab.example".to_owned(), "Editor".to_owned())),
+            "{mailbox}: {entries:?}"
         );
     }
     let stats = fake.stats();
