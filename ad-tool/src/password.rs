@@ -145,20 +145,11 @@ pub fn broken_rules(
     rules
 }
 
-const UPPER: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ";
-const LOWER: &[u8] = b"abcdefghijkmnopqrstuvwxyz";
-const DIGITS: &[u8] = b"23456789";
-// No quotes, backslash, backtick, comma or space: the password survives shells and CSV files.
-const SYMBOLS: &[u8] = b"!#%+-./:=?@^_~*()[]{}";
-
 /// Length of generated passwords: well above any domain minimum, and 24 characters from a
 /// 77-character alphabet carry about 150 bits.
 pub const GENERATED_LENGTH: usize = 24;
 
-/// Why a password could not be generated.
-#[derive(Debug, thiserror::Error)]
-#[error("cannot get random bytes from the operating system: {0}")]
-pub struct RandomError(String);
+pub use common::secret::RandomError;
 
 /// A random password with characters of all four categories that breaks none of `policy`'s
 /// rules for this account.
@@ -168,45 +159,14 @@ pub fn generate(
     display_name: Option<&str>,
 ) -> Result<Secret, RandomError> {
     let length = GENERATED_LENGTH.max(policy.min_length);
-    let alphabet: Vec<u8> = [UPPER, LOWER, DIGITS, SYMBOLS].concat();
+    let strict = PasswordPolicy {
+        complexity: true,
+        ..*policy
+    };
     loop {
-        let mut chars = Vec::with_capacity(length);
-        // One of each category first, then the rest from the whole alphabet, then shuffle.
-        for set in [UPPER, LOWER, DIGITS, SYMBOLS] {
-            chars.push(set[random_below(set.len())?]);
-        }
-        while chars.len() < length {
-            chars.push(alphabet[random_below(alphabet.len())?]);
-        }
-        for i in (1..chars.len()).rev() {
-            chars.swap(i, random_below(i + 1)?);
-        }
-        let candidate = Secret::new(chars.iter().map(|b| char::from(*b)).collect());
-        chars.fill(0);
-        let strict = PasswordPolicy {
-            complexity: true,
-            ..*policy
-        };
-        // A spreadsheet that opens the password file reads a leading = + - @ as a formula.
-        let formula = candidate.expose().starts_with(['=', '+', '-', '@']);
-        if !formula
-            && broken_rules(candidate.expose(), &strict, sam_account_name, display_name).is_empty()
-        {
+        let candidate = common::secret::random_password(length)?;
+        if broken_rules(candidate.expose(), &strict, sam_account_name, display_name).is_empty() {
             return Ok(candidate);
-        }
-    }
-}
-
-/// A uniform random index below `bound` (rejection sampling, no modulo bias).
-fn random_below(bound: usize) -> Result<usize, RandomError> {
-    let bound = u32::try_from(bound).unwrap_or(u32::MAX);
-    let zone = u32::MAX - (u32::MAX % bound);
-    loop {
-        let mut buf = [0u8; 4];
-        getrandom::fill(&mut buf).map_err(|e| RandomError(e.to_string()))?;
-        let n = u32::from_le_bytes(buf);
-        if n < zone {
-            return Ok(usize::try_from(n % bound).unwrap_or(0));
         }
     }
 }
@@ -296,8 +256,13 @@ mod tests {
                 broken_rules(text, &POLICY, "abc", Some("Abc Def")).is_empty(),
                 "{text}"
             );
-            for set in [UPPER, LOWER, DIGITS, SYMBOLS] {
-                assert!(text.bytes().any(|b| set.contains(&b)), "{text}");
+            for class in [
+                u8::is_ascii_uppercase,
+                u8::is_ascii_lowercase,
+                u8::is_ascii_digit,
+                u8::is_ascii_punctuation,
+            ] {
+                assert!(text.bytes().any(|b| class(&b)), "{text}");
             }
             assert!(!text.contains(['"', '\'', '\\', '`', ',', ' ']));
             assert!(

@@ -210,6 +210,58 @@ fn warn_if_readable_by_others(path: &Path) {
 #[cfg(not(unix))]
 fn warn_if_readable_by_others(_path: &Path) {}
 
+const UPPER: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ";
+const LOWER: &[u8] = b"abcdefghijkmnopqrstuvwxyz";
+const DIGITS: &[u8] = b"23456789";
+// No quotes, backslash, backtick, comma or space: the password survives shells and CSV files.
+const SYMBOLS: &[u8] = b"!#%+-./:=?@^_~*()[]{}";
+
+/// Why a password could not be generated.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot get random bytes from the operating system: {0}")]
+pub struct RandomError(String);
+
+/// A random password of `length` characters (at least 4) from unambiguous upper and lower case
+/// letters, digits and shell-safe symbols, at least one of each, never starting with a
+/// character a spreadsheet reads as a formula (`= + - @`).
+pub fn random_password(length: usize) -> Result<Secret, RandomError> {
+    let length = length.max(4);
+    let alphabet: Vec<u8> = [UPPER, LOWER, DIGITS, SYMBOLS].concat();
+    loop {
+        let mut chars = Vec::with_capacity(length);
+        // One of each category first, then the rest from the whole alphabet, then shuffle.
+        for set in [UPPER, LOWER, DIGITS, SYMBOLS] {
+            chars.push(set[random_below(set.len())?]);
+        }
+        while chars.len() < length {
+            chars.push(alphabet[random_below(alphabet.len())?]);
+        }
+        for i in (1..chars.len()).rev() {
+            chars.swap(i, random_below(i + 1)?);
+        }
+        let formula = matches!(chars[0], b'=' | b'+' | b'-' | b'@');
+        let candidate = Secret::new(chars.iter().map(|b| char::from(*b)).collect());
+        chars.fill(0);
+        if !formula {
+            return Ok(candidate);
+        }
+    }
+}
+
+/// A uniform random index below `bound` (rejection sampling, no modulo bias).
+fn random_below(bound: usize) -> Result<usize, RandomError> {
+    let bound = u32::try_from(bound).unwrap_or(u32::MAX);
+    let zone = u32::MAX - (u32::MAX % bound);
+    loop {
+        let mut buf = [0u8; 4];
+        getrandom::fill(&mut buf).map_err(|e| RandomError(e.to_string()))?;
+        let n = u32::from_le_bytes(buf);
+        if n < zone {
+            return Ok(usize::try_from(n % bound).unwrap_or(0));
+        }
+    }
+}
+
 /// Writes a secret to a new file only its owner can read (0600 on Unix); refuses to overwrite.
 pub fn write_private_file(path: &Path, contents: impl AsRef<[u8]>) -> io::Result<()> {
     use std::io::Write;

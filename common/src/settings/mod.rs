@@ -315,12 +315,21 @@ fn record_flags_and_clap_sources(
 #[macro_export]
 macro_rules! tool_settings {
     (tool: $tool:literal, prefix: $prefix:literal, environment: [$(($variable:literal, $option:literal)),* $(,)?] $(,)?) => {
+        $crate::tool_settings! {
+            tool: $tool,
+            prefix: $prefix,
+            password: concat!($prefix, "_PASSWORD"),
+            environment: [$(($variable, $option)),*],
+        }
+    };
+    (tool: $tool:literal, prefix: $prefix:literal, password: $password:expr, environment: [$(($variable:literal, $option:literal)),* $(,)?] $(,)?) => {
         /// Environment variable naming the profile.
         pub const PROFILE_ENV: &str = concat!($prefix, "_PROFILE");
         /// Environment variable naming the config file.
         pub const CONFIG_ENV: &str = concat!($prefix, "_CONFIG");
-        /// Environment variable holding the operator's password.
-        pub const PASSWORD_ENV: &str = concat!($prefix, "_PASSWORD");
+        /// Environment variable holding the operator's password (or the secret that stands
+        /// for it).
+        pub const PASSWORD_ENV: &str = $password;
         /// Settings from the environment, as (variable, long option).
         pub const ENVIRONMENT: &[(&str, &str)] = &[$(($variable, $option)),*];
 
