@@ -29,10 +29,11 @@ fn main() -> ExitCode {
 }
 
 /// The tools, by binary name.
-fn tools() -> [(&'static str, clap::Command); 2] {
+fn tools() -> [(&'static str, clap::Command); 3] {
     [
         ("ad-tool", ad_tool::cli::Cli::command()),
         ("ews-tool", ews_tool::cli::Cli::command()),
+        ("m365-tool", m365_tool::cli::Cli::command()),
     ]
 }
 

@@ -41,6 +41,7 @@ fn parses(command: &str) -> Result<(), String> {
         let result = match words.first().map(String::as_str) {
             Some("ad-tool") => ad_tool::cli::Cli::try_parse_from_words(&words),
             Some("ews-tool") => ews_tool::cli::Cli::try_parse_from_words(&words),
+            Some("m365-tool") => m365_tool::cli::Cli::try_parse_from_words(&words),
             other => return Err(format!("an example that runs {other:?}: {command}")),
         };
         result.map_err(|e| format!("{segment}: {e}"))?;
@@ -98,6 +99,11 @@ fn every_command_of_ews_tool_has_examples_that_paste_and_parse() {
 }
 
 #[test]
+fn every_command_of_m365_tool_has_examples_that_paste_and_parse() {
+    check_tool("m365-tool", m365_tool::cli::Cli::command);
+}
+
+#[test]
 fn help_words_fit_the_tool() {
     let ews = ews_tool::cli::Cli::command().render_long_help().to_string();
     let jargon = |text: &str| {
@@ -131,6 +137,7 @@ fn every_option_is_a_known_config_key() {
     let mut all = Vec::new();
     longs(&ad_tool::cli::Cli::command(), &mut all);
     longs(&ews_tool::cli::Cli::command(), &mut all);
+    longs(&m365_tool::cli::Cli::command(), &mut all);
     all.sort();
     all.dedup();
     let mut known: Vec<String> = common::config::KNOWN_KEYS

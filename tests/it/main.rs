@@ -25,6 +25,7 @@ mod ews_kerberos;
 mod ews_permissions;
 mod ews_resilience;
 mod help;
+mod m365;
 mod output_shape;
 mod peer_exchangelib;
 mod progress;

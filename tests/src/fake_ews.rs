@@ -1,13 +1,12 @@
 //! Starting the Exchange simulator for tests and talking to its control API.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::net::Ipv4Addr;
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
 use crate::samba::SambaDc;
 use crate::seed;
+use crate::served::Served;
 
 /// The names a hosted simulator's certificate holds: the Exchange server, the domain's
 /// Autodiscover names, and an alias (a CNAME in the lab's DNS).
@@ -27,13 +26,10 @@ pub struct FakeEws {
     /// The address it listens on: 127.0.0.1, or a hosted simulator's own loopback address (on
     /// ports 443 and 80, as Autodiscover's fixed URLs need).
     pub address: Ipv4Addr,
-    /// The control API's address.
-    pub control: SocketAddr,
     /// Where every request and response is captured.
     pub capture_dir: PathBuf,
     dir: tempfile::TempDir,
-    child: Child,
-    stdin: Option<ChildStdin>,
+    served: Served,
 }
 
 impl FakeEws {
@@ -97,14 +93,7 @@ impl FakeEws {
             .pki
             .issue_server_for(names, address)
             .map_err(|e| e.to_string())?;
-        let (cert_file, key_file) = (dir.path().join("ews.pem"), dir.path().join("ews.key"));
-        std::fs::write(&cert_file, cert.to_pem().map_err(|e| e.to_string())?)
-            .map_err(|e| e.to_string())?;
-        common::secret::write_private_file(
-            &key_file,
-            key.private_key_to_pem_pkcs8().map_err(|e| e.to_string())?,
-        )
-        .map_err(|e| e.to_string())?;
+        let (cert_file, key_file) = crate::served::write_identity(dir.path(), "ews", &cert, &key)?;
         let capture_dir = dir.path().join("capture");
         std::fs::create_dir_all(&capture_dir).map_err(|e| e.to_string())?;
         let mut command = Command::new(crate::tools::binary("fake-ews"));
@@ -125,7 +114,7 @@ impl FakeEws {
                 .args(["--listen", &format!("{address}:443")])
                 .args(["--http-listen", &format!("{address}:80")]);
         }
-        let mut child = command
+        command
             .arg("--cert")
             .arg(&cert_file)
             .arg("--key")
@@ -147,37 +136,14 @@ impl FakeEws {
             .arg("--winbind-socket-dir")
             .arg(dc.dir.join("winbindd"))
             .args(["--settings", &settings.to_string()])
-            .args(["--cultures", &cultures()?.to_string()])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .map_err(|e| format!("cannot start fake-ews: {e}"))?;
-        let stdin = child.stdin.take();
-        let mut line = String::new();
-        let stdout = child.stdout.take().ok_or("fake-ews has no stdout")?;
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .map_err(|e| e.to_string())?;
-        let mut words = line.split_whitespace();
-        let (Some("listening"), Some(url), Some("control"), Some(control)) =
-            (words.next(), words.next(), words.next(), words.next())
-        else {
-            let _ = child.kill();
-            return Err(format!("fake-ews did not start: {line}"));
-        };
-        let control: SocketAddr = control
-            .trim_start_matches("http://")
-            .parse()
-            .map_err(|e| format!("{control}: {e}"))?;
+            .args(["--cultures", &cultures()?.to_string()]);
+        let served = Served::spawn(&mut command, "fake-ews")?;
         Ok(FakeEws {
-            url: url.to_owned(),
+            url: served.url.clone(),
             address,
-            control,
             capture_dir,
             dir,
-            child,
-            stdin,
+            served,
         })
     }
 
@@ -187,27 +153,7 @@ impl FakeEws {
         path: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<serde_json::Value, String> {
-        let mut stream = TcpStream::connect_timeout(&self.control, Duration::from_secs(5))
-            .map_err(|e| e.to_string())?;
-        stream
-            .set_read_timeout(Some(Duration::from_secs(30)))
-            .map_err(|e| e.to_string())?;
-        let body = body.map(serde_json::Value::to_string).unwrap_or_default();
-        write!(stream, "{method} {path} HTTP/1.1\r\nHost: control\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).map_err(|e| e.to_string())?;
-        let mut response = String::new();
-        stream
-            .read_to_string(&mut response)
-            .map_err(|e| e.to_string())?;
-        let (head, payload) = response
-            .split_once("\r\n\r\n")
-            .ok_or("a malformed control answer")?;
-        if !head.starts_with("HTTP/1.1 200") {
-            return Err(format!(
-                "control {method} {path}: {} {payload}",
-                head.lines().next().unwrap_or("")
-            ));
-        }
-        serde_json::from_str(payload).map_err(|e| format!("control answer: {e}: {payload}"))
+        self.served.call(method, path, body)
     }
 
     /// A calendar's entries: `{"change_key", "entries": [{"user", "level", "rights"}], "unknown"}`.
@@ -280,16 +226,6 @@ impl FakeEws {
     }
 }
 
-impl Drop for FakeEws {
-    fn drop(&mut self) {
-        drop(self.stdin.take());
-        if wait_briefly(&mut self.child).is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
 /// A loopback address for a hosted simulator: 127.88.X.Y, different for each simulator of this
 /// process and, by the process id, most likely from other processes' (a taken one fails to
 /// bind, and the next is tried).
@@ -300,17 +236,6 @@ fn hosted_address() -> Ipv4Addr {
     let third = u8::try_from(pid % 250).unwrap_or(0) + 1;
     let fourth = u8::try_from((pid / 250 + n) % 250).unwrap_or(0) + 1;
     Ipv4Addr::new(127, 88, third, fourth)
-}
-
-/// Waits up to two seconds for the child to end on its own.
-fn wait_briefly(child: &mut Child) -> Option<std::process::ExitStatus> {
-    for _ in 0..40 {
-        if let Ok(Some(status)) = child.try_wait() {
-            return Some(status);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    None
 }
 
 /// The lab's mailboxes' languages, from `fixtures/lab/people.csv`: what Exchange keeps in

@@ -11,6 +11,8 @@
 pub mod certs;
 pub mod exchange;
 pub mod fake_ews;
+pub mod fake_graph;
+pub mod graph;
 pub mod kerberos;
 pub mod ldap_proxy;
 pub mod mail_enable;
@@ -19,5 +21,6 @@ pub mod prerequisites;
 pub mod publish;
 pub mod samba;
 pub mod seed;
+pub mod served;
 pub mod session;
 pub mod tools;

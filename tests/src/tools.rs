@@ -34,7 +34,18 @@ pub fn binary(name: &str) -> PathBuf {
         let mut command = Command::new(cargo);
         command
             .args([
-                "build", "--quiet", "--bin", "ad-tool", "--bin", "ews-tool", "--bin", "fake-ews",
+                "build",
+                "--quiet",
+                "--bin",
+                "ad-tool",
+                "--bin",
+                "ews-tool",
+                "--bin",
+                "m365-tool",
+                "--bin",
+                "fake-ews",
+                "--bin",
+                "fake-graph",
             ])
             .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."));
         if dir.file_name().is_some_and(|n| n == "release") {
@@ -126,6 +137,11 @@ impl Tool {
             "EWS_TOOL_URL",
             "EWS_TOOL_PASSWORD",
             "EWS_TOOL_DIRECTORY",
+            "M365_TOOL_TENANT",
+            "M365_TOOL_CLIENT_ID",
+            "M365_TOOL_CLIENT_SECRET",
+            "M365_TOOL_PROFILE",
+            "M365_TOOL_CONFIG",
         ] {
             env.insert(OsString::from(var), None);
         }

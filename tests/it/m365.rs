@@ -1,0 +1,538 @@
+//! m365-tool against the Microsoft 365 simulator: the app's sign-in with a certificate or a
+//! secret and each way it is refused, the cloud service account created and converged, the
+//! Exchange-only licence from live SKU data, throttling honoured for the whole client, missing
+//! permissions named; and every JSON body either side wrote held to Graph's v1.0 metadata.
+
+use std::path::{Path, PathBuf};
+
+use lab::fake_graph::FakeGraph;
+use lab::tools::Tool;
+use serde_json::{Value, json};
+
+use crate::support::dc;
+
+fn start() -> FakeGraph {
+    FakeGraph::start(dc()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// m365-tool pointed at `fake` (authority and Graph), trusting the lab's CA, no credential.
+fn m365(fake: &FakeGraph) -> Tool {
+    m365_as(fake, FakeGraph::tenant_id(), FakeGraph::client_id())
+}
+
+/// … naming this tenant and app.
+fn m365_as(fake: &FakeGraph, tenant: &str, client_id: &str) -> Tool {
+    Tool::new("m365-tool")
+        .args(["--tenant", tenant, "--client-id", client_id])
+        .args(["--authority", &fake.url, "--graph-url", &fake.url])
+        .args([
+            "--ca-file".into(),
+            dc().pki.ca_file.clone().into_os_string(),
+        ])
+}
+
+/// … signing in with the app's certificate.
+fn with_certificate(fake: &FakeGraph) -> Tool {
+    m365(fake).arg("--certificate").arg(&fake.certificate)
+}
+
+/// … signing in with the app's client secret.
+fn with_secret(fake: &FakeGraph) -> Tool {
+    m365(fake).arg("--password-file").arg(&fake.secret_file)
+}
+
+fn create(fake: &FakeGraph, upn: &str, extra: &[&str]) -> lab::tools::RunOutput {
+    with_certificate(fake)
+        .args(["-o", "json", "create-user", "--upn", upn])
+        .args(extra.iter().copied())
+        .run()
+}
+
+#[test]
+fn the_service_account_is_created_as_the_setup_guide_asks_and_converged() {
+    let fake = start();
+    let dir = tempfile::tempdir().unwrap();
+    let passwords = dir.path().join("m365-passwords.csv");
+    let upn = "svc-mytt@labexample.onmicrosoft.com";
+    let out = create(
+        &fake,
+        upn,
+        &[
+            "--display-name",
+            "MyTimetable Service Account",
+            "--usage-location",
+            "NL",
+            "--generate-password",
+            "--generated-password-file",
+            passwords.to_str().unwrap(),
+        ],
+    );
+    out.expect_code(0);
+    let json = out.json();
+    assert_eq!(json["action"], "created", "{json}");
+    // Read back from the simulator, not from the tool.
+    let user = fake.user(upn).expect("the account exists");
+    assert_eq!(user["accountEnabled"], true);
+    assert_eq!(user["passwordPolicies"], "DisablePasswordExpiration");
+    assert_eq!(user["usageLocation"], "NL");
+    assert_eq!(user["mailNickname"], "svc-mytt");
+    let file = std::fs::read_to_string(&passwords).unwrap();
+    let row = file.lines().nth(1).unwrap();
+    assert!(row.starts_with(&format!("{upn},")), "{file}");
+    let password = row.split_once(',').unwrap().1;
+    assert!(!out.stdout.contains(password) && !out.stderr.contains(password));
+    // Again: it exists.
+    create(&fake, upn, &["--usage-location", "NL"]).expect_code(5);
+    let skipped = create(&fake, upn, &["--if-exists", "skip"]);
+    skipped.expect_code(0);
+    assert_eq!(skipped.json()["action"], "skipped");
+    let same = create(
+        &fake,
+        upn,
+        &[
+            "--display-name",
+            "MyTimetable Service Account",
+            "--usage-location",
+            "NL",
+            "--if-exists",
+            "update",
+        ],
+    );
+    same.expect_code(0);
+    assert_eq!(same.json()["action"], "unchanged", "{}", same.stdout);
+    // Drift, shown by a dry run and then converged.
+    let dry = create(
+        &fake,
+        upn,
+        &[
+            "--display-name",
+            "MyTimetable (cloud)",
+            "--usage-location",
+            "BE",
+            "--if-exists",
+            "update",
+            "--dry-run",
+        ],
+    );
+    dry.expect_code(0);
+    assert_eq!(dry.json()["action"], "would-update");
+    assert_eq!(
+        dry.json()["request"]["body"],
+        json!({"displayName": "MyTimetable (cloud)", "usageLocation": "BE"})
+    );
+    assert_eq!(
+        fake.user(upn).unwrap()["usageLocation"],
+        "NL",
+        "a dry run changes nothing"
+    );
+    let updated = create(
+        &fake,
+        upn,
+        &[
+            "--display-name",
+            "MyTimetable (cloud)",
+            "--usage-location",
+            "BE",
+            "--if-exists",
+            "update",
+        ],
+    );
+    updated.expect_code(0);
+    assert_eq!(
+        updated.json()["changed"],
+        json!(["displayName", "usageLocation"])
+    );
+    assert_eq!(fake.user(upn).unwrap()["usageLocation"], "BE");
+    // A creation's dry run shows the request, never a password.
+    let dry = create(
+        &fake,
+        "svc-other@lab.example",
+        &["--generate-password", "--dry-run"],
+    );
+    dry.expect_code(0);
+    assert_eq!(
+        dry.json()["request"]["body"]["passwordProfile"]["password"],
+        "(not shown)"
+    );
+    assert!(fake.user("svc-other@lab.example").is_none());
+}
+
+#[test]
+fn bad_accounts_are_refused_with_the_reason() {
+    let fake = start();
+    for (upn, extra, said) in [
+        (
+            "svc@contoso.example",
+            vec!["--generate-password"],
+            "not a verified domain of the tenant",
+        ),
+        ("svc-weak@lab.example", vec![], "password"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let weak = dir.path().join("weak");
+        common::secret::write_private_file(&weak, "short\n").unwrap();
+        let mut tool = with_certificate(&fake)
+            .args(["create-user", "--upn", upn])
+            .args(extra);
+        if upn.starts_with("svc-weak") {
+            tool = tool.arg("--account-password-file").arg(&weak);
+        }
+        let out = tool.run();
+        out.expect_code(1);
+        assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+        assert!(out.stderr.contains(said), "{said}: {}", out.stderr);
+    }
+    let out = with_certificate(&fake)
+        .args(["create-user", "--upn", "not-a-upn"])
+        .run();
+    out.expect_code(2);
+}
+
+#[test]
+fn the_app_signs_in_with_a_secret_or_a_certificate_and_refusals_say_why() {
+    let fake = start();
+    let check = |tool: Tool| {
+        tool.args([
+            "create-user",
+            "--upn",
+            "svc-x@lab.example",
+            "--if-exists",
+            "skip",
+            "--generate-password",
+            "--dry-run",
+        ])
+        .run()
+    };
+    check(with_secret(&fake)).expect_code(0);
+    check(with_certificate(&fake)).expect_code(0);
+    // The secret from the environment works the same, and never appears anywhere.
+    let secret = std::fs::read_to_string(&fake.secret_file)
+        .unwrap()
+        .trim()
+        .to_owned();
+    let out = check(
+        m365(&fake)
+            .env("M365_TOOL_CLIENT_SECRET", &secret)
+            .arg("-vv"),
+    );
+    out.expect_code(0);
+    assert!(
+        !out.stderr.contains(&secret) && !out.stdout.contains(&secret),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("signed in as app"), "{}", out.stderr);
+    let dir = tempfile::tempdir().unwrap();
+    let wrong = dir.path().join("wrong");
+    common::secret::write_private_file(&wrong, "not-the-secret\n").unwrap();
+    for (tool, said) in [
+        (
+            m365(&fake).arg("--password-file").arg(&wrong),
+            "AADSTS7000215",
+        ),
+        (
+            m365(&fake)
+                .arg("--certificate")
+                .arg(&fake.stranger_certificate),
+            "AADSTS700027",
+        ),
+        (
+            m365_as(&fake, "contoso.example", FakeGraph::client_id())
+                .arg("--password-file")
+                .arg(&fake.secret_file),
+            "AADSTS90002",
+        ),
+        (
+            m365_as(&fake, "lab.example", "11111111-2222-3333-4444-555555555555")
+                .arg("--password-file")
+                .arg(&fake.secret_file),
+            "AADSTS700016",
+        ),
+    ] {
+        let out = check(tool);
+        out.expect_code(4);
+        assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+        assert!(out.stderr.contains(said), "{said}: {}", out.stderr);
+        assert!(!out.stderr.contains("Trace ID"), "{}", out.stderr);
+    }
+    assert_eq!(fake.stats()["refused_sign_ins"], 4);
+    // No credential at all: one line naming both ways.
+    let out = check(m365(&fake));
+    out.expect_code(2);
+    assert!(out.stderr.contains("--certificate"), "{}", out.stderr);
+}
+
+fn licensed(fake: &FakeGraph, upn: &str) -> Vec<Value> {
+    fake.user(upn).unwrap()["assignedLicenses"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_licence_has_only_the_exchange_plan_and_converges_from_live_data() {
+    let fake = start();
+    let upn = "svc-lic@lab.example";
+    create(
+        &fake,
+        upn,
+        &["--usage-location", "NL", "--generate-password"],
+    )
+    .expect_code(0);
+    let assign = |extra: &[&str]| {
+        with_certificate(&fake)
+            .args([
+                "-o",
+                "json",
+                "assign-license",
+                upn,
+                "--sku",
+                "ENTERPRISEPACK",
+                "--only",
+                "EXCHANGE_S_ENTERPRISE",
+            ])
+            .args(extra.iter().copied())
+            .run()
+    };
+    let dry = assign(&["--dry-run"]);
+    dry.expect_code(0);
+    assert_eq!(dry.json()["action"], "would-assign");
+    assert!(licensed(&fake, upn).is_empty());
+    let out = assign(&[]);
+    out.expect_code(0);
+    let json = out.json();
+    assert_eq!(json["action"], "assigned");
+    assert_eq!(json["enabled_plans"], json!(["EXCHANGE_S_ENTERPRISE"]));
+    assert_eq!(
+        json["disabled_plans"].as_array().unwrap().len(),
+        11,
+        "{json}"
+    );
+    let assigned = licensed(&fake, upn);
+    assert_eq!(assigned.len(), 1);
+    assert_eq!(assigned[0]["skuId"], lab::graph::tenant::E3_SKU);
+    let disabled = assigned[0]["disabledPlans"].as_array().unwrap();
+    assert_eq!(disabled.len(), 11);
+    assert!(!disabled.contains(&json!("efb87545-963c-4e0d-99df-69c6916d9eb0")));
+    assert_eq!(assign(&[]).json()["action"], "unchanged");
+    // Microsoft adds a plan to the SKU: the next run disables it too.
+    let mut skus = lab::graph::tenant::default_skus();
+    skus[0]["servicePlans"].as_array_mut().unwrap().push(json!({
+        "servicePlanId": "3fb82609-8c27-4f7b-bd51-30634711ee67", "servicePlanName": "BPOS_S_TODO_3",
+        "provisioningStatus": "Success", "appliesTo": "User"}));
+    skus[0]["consumedUnits"] = json!(4);
+    fake.set_skus(&json!(skus));
+    let out = assign(&[]);
+    out.expect_code(0);
+    assert_eq!(out.json()["action"], "updated");
+    assert_eq!(
+        licensed(&fake, upn)[0]["disabledPlans"]
+            .as_array()
+            .unwrap()
+            .len(),
+        12
+    );
+}
+
+#[test]
+fn a_licence_is_refused_clearly_without_a_unit_a_location_or_a_permission() {
+    let fake = start();
+    create(&fake, "svc-noloc@lab.example", &["--generate-password"]).expect_code(0);
+    create(
+        &fake,
+        "svc-std@lab.example",
+        &["--generate-password", "--usage-location", "NL"],
+    )
+    .expect_code(0);
+    let assign = |upn: &str, sku: &str, plan: &str| {
+        with_certificate(&fake)
+            .args(["assign-license", upn, "--sku", sku, "--only", plan])
+            .run()
+    };
+    for (upn, sku, plan, code, said) in [
+        (
+            "svc-noloc@lab.example",
+            "ENTERPRISEPACK",
+            "EXCHANGE_S_ENTERPRISE",
+            1,
+            "no usage location",
+        ),
+        (
+            "svc-std@lab.example",
+            "EXCHANGESTANDARD",
+            "EXCHANGE_S_STANDARD",
+            1,
+            "no free licence: 2 of 2",
+        ),
+        (
+            "svc-std@lab.example",
+            "SPE_E5",
+            "EXCHANGE_S_ENTERPRISE",
+            2,
+            "it has: ENTERPRISEPACK, EXCHANGESTANDARD",
+        ),
+        (
+            "svc-std@lab.example",
+            "ENTERPRISEPACK",
+            "EXCHANGE",
+            2,
+            "no service plan EXCHANGE",
+        ),
+        (
+            "svc-nobody@lab.example",
+            "ENTERPRISEPACK",
+            "EXCHANGE_S_ENTERPRISE",
+            1,
+            "no such account",
+        ),
+    ] {
+        let out = assign(upn, sku, plan);
+        out.expect_code(code);
+        assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+        assert!(out.stderr.contains(said), "{said}: {}", out.stderr);
+    }
+    fake.set_roles(&["User.Read.All", "Organization.Read.All"]);
+    let out = assign(
+        "svc-std@lab.example",
+        "ENTERPRISEPACK",
+        "EXCHANGE_S_ENTERPRISE",
+    );
+    out.expect_code(4);
+    assert!(
+        out.stderr.contains("LicenseAssignment.ReadWrite.All")
+            && out.stderr.contains("admin consent"),
+        "{}",
+        out.stderr
+    );
+    fake.set_roles(&["Organization.Read.All"]);
+    let out = create(&fake, "svc-denied@lab.example", &["--generate-password"]);
+    out.expect_code(4);
+    assert!(out.stderr.contains("User.Read"), "{}", out.stderr);
+}
+
+#[test]
+fn throttling_holds_back_the_whole_client_for_its_retry_after() {
+    let fake = start();
+    fake.throttle(2, 429, 1);
+    create(
+        &fake,
+        "svc-throttled@lab.example",
+        &["--generate-password", "--usage-location", "NL"],
+    )
+    .expect_code(0);
+    let stats = fake.stats();
+    assert_eq!(stats["throttled"], 2, "{stats}");
+    assert_eq!(
+        stats["inside_retry_after"], 0,
+        "no request came before its Retry-After: {stats}"
+    );
+    assert!(fake.user("svc-throttled@lab.example").is_some());
+    fake.throttle(1, 503, 1);
+    create(&fake, "svc-busy@lab.example", &["--generate-password"]).expect_code(0);
+    // A wait longer than --max-backoff ends the run at once, in one line.
+    fake.throttle(1, 429, 3600);
+    let out = with_certificate(&fake)
+        .args([
+            "--max-backoff",
+            "10s",
+            "create-user",
+            "--upn",
+            "svc-late@lab.example",
+            "--generate-password",
+        ])
+        .run();
+    out.expect_code(3);
+    assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+    assert!(out.stderr.contains("3600 s"), "{}", out.stderr);
+}
+
+/// The Graph metadata: `GRAPH_SCHEMA_DIR`, or `graph-schema` in the `shared` folder beside the
+/// checkout; under CI it must be there.
+fn csdl_path() -> Option<PathBuf> {
+    let dir = std::env::var_os("GRAPH_SCHEMA_DIR").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/graph-schema"),
+        PathBuf::from,
+    );
+    let file = dir.join("v1.0-Prod.csdl");
+    if file.is_file() {
+        return Some(file);
+    }
+    let missing = format!(
+        "the Graph v1.0 metadata is missing from {}: set GRAPH_SCHEMA_DIR to a folder holding \
+         v1.0-Prod.csdl (Graph serves it at https://graph.microsoft.com/v1.0/$metadata)",
+        dir.display()
+    );
+    assert!(!crate::support::in_ci(), "{missing}");
+    let _ = std::io::Write::write_fmt(
+        &mut std::io::stderr(),
+        format_args!("\nNOT CHECKED: Graph metadata conformance; {missing}\n"),
+    );
+    None
+}
+
+#[test]
+fn every_body_either_side_writes_matches_graphs_metadata() {
+    let Some(path) = csdl_path() else { return };
+    let csdl = lab::graph::schema::Csdl::load(&path).unwrap();
+    // The checker refuses what Graph would: a property the type lacks, a wrong type.
+    assert!(
+        !csdl
+            .check(&json!({"passwordNeverExpires": true}), "graph.user")
+            .is_empty()
+    );
+    assert!(
+        !csdl
+            .check(&json!({"accountEnabled": "true"}), "graph.user")
+            .is_empty()
+    );
+    let fake = start();
+    let upn = "svc-schema@lab.example";
+    create(
+        &fake,
+        upn,
+        &[
+            "--display-name",
+            "Schema",
+            "--usage-location",
+            "NL",
+            "--generate-password",
+        ],
+    )
+    .expect_code(0);
+    create(
+        &fake,
+        upn,
+        &["--display-name", "Schema 2", "--if-exists", "update"],
+    )
+    .expect_code(0);
+    with_certificate(&fake)
+        .args([
+            "assign-license",
+            upn,
+            "--sku",
+            "ENTERPRISEPACK",
+            "--only",
+            "EXCHANGE_S_ENTERPRISE",
+        ])
+        .run()
+        .expect_code(0);
+    let captured = fake.captured();
+    let kinds: Vec<&str> = captured.iter().map(|(k, _)| k.as_str()).collect();
+    for kind in [
+        "request-graph.user",
+        "response-graph.user",
+        "response-collection.graph.subscribedSku",
+        "request-action.assignLicense",
+    ] {
+        assert!(kinds.contains(&kind), "{kind} not captured: {kinds:?}");
+    }
+    let mut problems = Vec::new();
+    for (kind, file) in &captured {
+        let graph_type = kind.split_once('-').map_or(kind.as_str(), |(_, t)| t);
+        let value: Value = serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
+        for problem in csdl.check_capture(graph_type, &value) {
+            problems.push(format!("{}: {problem}", file.display()));
+        }
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+}

@@ -1,0 +1,505 @@
+//! The simulator's servers: HTTPS for the token endpoint and Graph (bearer tokens, application
+//! permissions, throttling faults, every JSON body captured with its Graph type) and a
+//! plain-HTTP control API on loopback for tests.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use common::sync::lock;
+use http::{Method, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+use super::tenant::{self, App};
+use super::token;
+
+/// Counts tests read.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Stats {
+    /// Token requests.
+    pub token_requests: u64,
+    /// Token requests refused.
+    pub refused_sign_ins: u64,
+    /// Graph requests (with any token).
+    pub graph_requests: u64,
+    /// Throttled answers given.
+    pub throttled: u64,
+    /// Requests that arrived while a Retry-After given earlier had not run out.
+    pub inside_retry_after: u64,
+    /// 403s for a missing permission.
+    pub forbidden: u64,
+    /// Graph requests by `METHOD operation`.
+    pub operations: HashMap<String, u64>,
+}
+
+/// Faults tests inject.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Faults {
+    /// Answer the next this many Graph requests with `throttle_status`.
+    pub throttle_count: u32,
+    /// 429 (default) or 503.
+    pub throttle_status: u16,
+    /// The `Retry-After` of those answers, in seconds.
+    pub retry_after: u64,
+}
+
+/// Everything the simulator knows.
+#[derive(Default)]
+pub struct State {
+    /// The app registration.
+    pub app: App,
+    /// The tenant's SKUs, as `subscribedSkus` lists them.
+    pub skus: Vec<Value>,
+    /// Users by id.
+    pub users: HashMap<String, Value>,
+    /// Issued tokens and when they end.
+    pub tokens: HashMap<String, Instant>,
+    /// Faults.
+    pub faults: Faults,
+    /// Counts.
+    pub stats: Stats,
+    /// Until when the last throttling answer asked clients to wait.
+    pub retry_until: Option<Instant>,
+}
+
+/// Application permissions that allow each kind of request (any one of them).
+const READ_USERS: &[&str] = &[
+    "User.Read.All",
+    "User.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+];
+const WRITE_USERS: &[&str] = &["User.ReadWrite.All", "Directory.ReadWrite.All"];
+const READ_SKUS: &[&str] = &[
+    "Organization.Read.All",
+    "Organization.ReadWrite.All",
+    "Directory.Read.All",
+    "LicenseAssignment.Read.All",
+    "LicenseAssignment.ReadWrite.All",
+];
+const ASSIGN: &[&str] = &[
+    "LicenseAssignment.ReadWrite.All",
+    "User.ReadWrite.All",
+    "Directory.ReadWrite.All",
+];
+
+/// The simulator.
+pub struct Simulator {
+    /// Its state.
+    pub state: Mutex<State>,
+    capture_dir: Option<PathBuf>,
+    sequence: AtomicU64,
+}
+
+/// A body.
+pub type Body = Full<Bytes>;
+
+/// A JSON answer.
+pub fn answer(status: StatusCode, value: &Value) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::from(value.to_string())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json; odata.metadata=minimal; charset=utf-8"),
+    );
+    response
+}
+
+/// Graph's error answer.
+pub fn odata_error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
+    answer(status, &error_body(code, message))
+}
+
+/// Graph's error body.
+pub fn error_body(code: &str, message: &str) -> Value {
+    json!({"error": {"code": code, "message": message, "innerError": {
+        "date": "2026-12-03T10:00:00", "request-id": super::guid(), "client-request-id": super::guid()}}})
+}
+
+/// What a handler hands back: the status and body, and the Graph types of the request's and
+/// the answer's bodies, for the capture.
+pub struct Handled {
+    /// The status.
+    pub status: StatusCode,
+    /// The JSON body; `None` for an empty one (204).
+    pub body: Option<Value>,
+    /// The request body's type (`graph.user`, `action.assignLicense`), if it has one.
+    pub request_type: Option<&'static str>,
+    /// The answer body's type (`graph.user`, `collection.graph.subscribedSku`).
+    pub response_type: Option<&'static str>,
+}
+
+impl Handled {
+    /// Graph's error answer.
+    pub fn error(status: StatusCode, code: &str, message: &str) -> Self {
+        Self {
+            status,
+            body: Some(error_body(code, message)),
+            request_type: None,
+            response_type: None,
+        }
+    }
+
+    /// A typed answer.
+    pub fn typed(
+        status: StatusCode,
+        body: Option<Value>,
+        request_type: Option<&'static str>,
+        response_type: Option<&'static str>,
+    ) -> Self {
+        Self {
+            status,
+            body,
+            request_type,
+            response_type,
+        }
+    }
+}
+
+impl Simulator {
+    /// A simulator with `app` registered and the default SKUs.
+    pub fn new(app: App, capture_dir: Option<PathBuf>) -> Arc<Self> {
+        Arc::new(Self {
+            state: Mutex::new(State {
+                app,
+                skus: tenant::default_skus(),
+                ..State::default()
+            }),
+            capture_dir,
+            sequence: AtomicU64::new(0),
+        })
+    }
+
+    fn capture(&self, kind: &str, graph_type: &str, body: &[u8]) {
+        let Some(dir) = &self.capture_dir else { return };
+        if body.is_empty() {
+            return;
+        }
+        let n = self.sequence.fetch_add(1, Ordering::Relaxed);
+        let _ = std::fs::write(dir.join(format!("{n:06}-{kind}-{graph_type}.json")), body);
+    }
+
+    async fn handle(self: &Arc<Self>, request: Request<Incoming>) -> Response<Body> {
+        let (parts, body) = request.into_parts();
+        let body = match Limited::new(body, 4 * 1024 * 1024).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(_) => {
+                return odata_error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "RequestTooLarge",
+                    "The request is too large.",
+                );
+            }
+        };
+        let path = parts.uri.path().to_owned();
+        let query = parts.uri.query().unwrap_or("").to_owned();
+        let host = parts
+            .headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        if let Some(tenant) = path
+            .strip_prefix('/')
+            .and_then(|p| p.strip_suffix("/oauth2/v2.0/token"))
+        {
+            return self.token(tenant, &host, &path, &body);
+        }
+        let Some(graph_path) = path.strip_prefix("/v1.0") else {
+            return odata_error(StatusCode::NOT_FOUND, "BadRequest", "Invalid version.");
+        };
+        let roles = match self.bearer(&parts.headers) {
+            Ok(roles) => roles,
+            Err(response) => return *response,
+        };
+        if let Some(response) = self.throttle() {
+            return response;
+        }
+        let handled = self.route(&parts.method, graph_path, &query, &body, &roles);
+        let operation = format!("{} {}", parts.method, operation_name(graph_path));
+        *lock(&self.state)
+            .stats
+            .operations
+            .entry(operation)
+            .or_default() += 1;
+        if let Some(kind) = handled.request_type {
+            self.capture("request", kind, &body);
+        }
+        let Some(value) = &handled.body else {
+            let mut response = Response::new(Full::new(Bytes::new()));
+            *response.status_mut() = handled.status;
+            return response;
+        };
+        if let Some(kind) = handled.response_type {
+            self.capture("response", kind, value.to_string().as_bytes());
+        }
+        answer(handled.status, value)
+    }
+
+    fn token(&self, tenant: &str, host: &str, path: &str, body: &[u8]) -> Response<Body> {
+        let form = token::form(body);
+        let audience = format!("https://{host}{path}");
+        let mut state = lock(&self.state);
+        state.stats.token_requests += 1;
+        match token::check(&form, tenant, &audience, &state.app) {
+            Ok(()) => {
+                let access = format!("lab.{}.{}", super::guid(), super::guid());
+                state
+                    .tokens
+                    .insert(access.clone(), Instant::now() + Duration::from_secs(3599));
+                answer(
+                    StatusCode::OK,
+                    &json!({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": access}),
+                )
+            }
+            Err(refusal) => {
+                state.stats.refused_sign_ins += 1;
+                answer(
+                    StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::BAD_REQUEST),
+                    &refusal.body,
+                )
+            }
+        }
+    }
+
+    /// The app's roles for a valid bearer token, else Graph's 401.
+    fn bearer(&self, headers: &http::HeaderMap) -> Result<Vec<String>, Box<Response<Body>>> {
+        let mut state = lock(&self.state);
+        state.stats.graph_requests += 1;
+        let token = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        match state.tokens.get(token) {
+            Some(until) if *until > Instant::now() => Ok(state.app.roles.clone()),
+            Some(_) => Err(Box::new(odata_error(
+                StatusCode::UNAUTHORIZED,
+                "InvalidAuthenticationToken",
+                "Lifetime validation failed, the token is expired.",
+            ))),
+            None => Err(Box::new(odata_error(
+                StatusCode::UNAUTHORIZED,
+                "InvalidAuthenticationToken",
+                "Access token validation failure. Invalid audience.",
+            ))),
+        }
+    }
+
+    fn throttle(&self) -> Option<Response<Body>> {
+        let mut state = lock(&self.state);
+        if state
+            .retry_until
+            .is_some_and(|until| Instant::now() < until)
+        {
+            state.stats.inside_retry_after += 1;
+        }
+        if state.faults.throttle_count == 0 {
+            return None;
+        }
+        state.faults.throttle_count -= 1;
+        state.stats.throttled += 1;
+        let wait = state.faults.retry_after;
+        state.retry_until = Some(Instant::now() + Duration::from_secs(wait));
+        let status = if state.faults.throttle_status == 503 {
+            StatusCode::SERVICE_UNAVAILABLE
+        } else {
+            StatusCode::TOO_MANY_REQUESTS
+        };
+        let mut response = if status == StatusCode::TOO_MANY_REQUESTS {
+            odata_error(status, "TooManyRequests", "Too many requests.")
+        } else {
+            odata_error(status, "serviceNotAvailable", "Service unavailable.")
+        };
+        if let Ok(value) = wait.to_string().parse() {
+            response.headers_mut().insert("Retry-After", value);
+        }
+        Some(response)
+    }
+
+    fn route(
+        &self,
+        method: &Method,
+        path: &str,
+        query: &str,
+        body: &[u8],
+        roles: &[String],
+    ) -> Handled {
+        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let needs = |allowed: &[&str]| -> Option<Handled> {
+            if roles.iter().any(|r| allowed.contains(&r.as_str())) {
+                None
+            } else {
+                lock(&self.state).stats.forbidden += 1;
+                Some(Handled::error(
+                    StatusCode::FORBIDDEN,
+                    "Authorization_RequestDenied",
+                    "Insufficient privileges to complete the operation.",
+                ))
+            }
+        };
+        match (method, segments.as_slice()) {
+            (&Method::GET, ["subscribedSkus"]) => {
+                needs(READ_SKUS).unwrap_or_else(|| self.subscribed_skus())
+            }
+            (&Method::POST, ["users"]) => {
+                needs(WRITE_USERS).unwrap_or_else(|| self.create_user(body))
+            }
+            (&Method::GET, ["users", id]) => {
+                needs(READ_USERS).unwrap_or_else(|| self.read_user(&decode(id), query))
+            }
+            (&Method::PATCH, ["users", id]) => {
+                needs(WRITE_USERS).unwrap_or_else(|| self.update_user(&decode(id), body))
+            }
+            (&Method::POST, ["users", id, "assignLicense"]) => {
+                needs(ASSIGN).unwrap_or_else(|| self.assign_license(&decode(id), body))
+            }
+            _ => Handled::error(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                &format!(
+                    "Resource not found for the segment '{}'.",
+                    segments.last().unwrap_or(&"")
+                ),
+            ),
+        }
+    }
+
+    async fn control(self: &Arc<Self>, request: Request<Incoming>) -> Response<Body> {
+        let (parts, body) = request.into_parts();
+        let body = body
+            .collect()
+            .await
+            .map(http_body_util::Collected::to_bytes)
+            .unwrap_or_default();
+        let path = parts.uri.path().to_owned();
+        let parsed = || serde_json::from_slice::<Value>(&body);
+        match (parts.method, path.as_str()) {
+            (Method::GET, "/stats") => answer(StatusCode::OK, &json!(lock(&self.state).stats)),
+            (Method::PUT, "/faults") => match serde_json::from_slice::<Faults>(&body) {
+                Ok(faults) => {
+                    lock(&self.state).faults = faults;
+                    answer(StatusCode::OK, &json!({}))
+                }
+                Err(e) => answer(StatusCode::BAD_REQUEST, &json!({"error": e.to_string()})),
+            },
+            (Method::PUT, "/roles") => match serde_json::from_slice::<Vec<String>>(&body) {
+                Ok(roles) => {
+                    lock(&self.state).app.roles = roles;
+                    answer(StatusCode::OK, &json!({}))
+                }
+                Err(e) => answer(StatusCode::BAD_REQUEST, &json!({"error": e.to_string()})),
+            },
+            (Method::PUT, "/skus") => match parsed() {
+                Ok(Value::Array(skus)) => {
+                    lock(&self.state).skus = skus;
+                    answer(StatusCode::OK, &json!({}))
+                }
+                _ => answer(
+                    StatusCode::BAD_REQUEST,
+                    &json!({"error": "an array of SKUs"}),
+                ),
+            },
+            (Method::GET, path) if path.starts_with("/users/") => {
+                let key = decode(&path["/users/".len()..]);
+                let state = lock(&self.state);
+                match super::users::find(&state.users, &key) {
+                    Some(user) => answer(StatusCode::OK, user),
+                    None => answer(StatusCode::NOT_FOUND, &json!({})),
+                }
+            }
+            _ => answer(StatusCode::NOT_FOUND, &json!({"error": "no such control"})),
+        }
+    }
+}
+
+/// Percent-decodes a path segment.
+pub fn decode(segment: &str) -> String {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(b) =
+                u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or(""), 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The operation's name for the counts: the path with ids left out.
+fn operation_name(path: &str) -> String {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match segments.as_slice() {
+        ["users", _, rest @ ..] => std::iter::once("users/{id}")
+            .chain(rest.iter().copied())
+            .collect::<Vec<_>>()
+            .join("/"),
+        other => other.join("/"),
+    }
+}
+
+/// Serves the token endpoint and Graph over TLS on `listener`.
+pub async fn serve(
+    simulator: Arc<Simulator>,
+    listener: TcpListener,
+    acceptor: tokio_native_tls::TlsAcceptor,
+) {
+    let acceptor = Arc::new(acceptor);
+    loop {
+        let Ok((tcp, _)) = listener.accept().await else {
+            continue;
+        };
+        let (simulator, acceptor) = (Arc::clone(&simulator), Arc::clone(&acceptor));
+        tokio::spawn(async move {
+            let Ok(tls) = acceptor.accept(tcp).await else {
+                return;
+            };
+            let service = service_fn(move |request| {
+                let simulator = Arc::clone(&simulator);
+                async move { Ok::<_, Infallible>(simulator.handle(request).await) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(tls), service)
+                .await;
+        });
+    }
+}
+
+/// Serves the control API on `listener`.
+pub async fn serve_control(simulator: Arc<Simulator>, listener: TcpListener) {
+    loop {
+        let Ok((tcp, _)) = listener.accept().await else {
+            continue;
+        };
+        let simulator = Arc::clone(&simulator);
+        tokio::spawn(async move {
+            let service = service_fn(move |request| {
+                let simulator = Arc::clone(&simulator);
+                async move { Ok::<_, Infallible>(simulator.control(request).await) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(tcp), service)
+                .await;
+        });
+    }
+}
