@@ -104,6 +104,8 @@ pub const KNOWN_KEYS: &[&str] = &[
     "usage-location",
     "user",
     "verbose",
+    "wait-for-account",
+    "wait-for-mailbox",
     "yes",
 ];
 

@@ -42,6 +42,7 @@ pub mod interrupt;
 #[cfg(feature = "kerberos")]
 pub mod kerberos;
 pub mod logging;
+pub mod mailboxes;
 pub mod names;
 pub mod net;
 pub mod output;

@@ -173,6 +173,53 @@ impl<W: Write> Reporter<W> {
     }
 }
 
+/// A CSV report (`--report`), written row by row as items complete, so it is complete up to
+/// the last finished item whenever the run stops. An existing report is added to, never
+/// overwritten; a symbolic link is refused.
+pub struct CsvReport {
+    writer: csv::Writer<std::fs::File>,
+    path: std::path::PathBuf,
+}
+
+impl CsvReport {
+    /// Opens (or creates, with `header`) the report.
+    pub fn open(path: &std::path::Path, header: &[&str]) -> Result<Self, CommandError> {
+        let failed = |e: io::Error| {
+            CommandError::usage(format!("cannot write the report {}: {e}", path.display()))
+                .with_hint("choose a --report path in a folder you can write to")
+                .with_code("report")
+        };
+        let file = crate::files::open_append(path, false).map_err(failed)?;
+        let is_new = file.metadata().map_err(failed)?.len() == 0;
+        let mut writer = csv::WriterBuilder::new()
+            .has_headers(false)
+            .from_writer(file);
+        if is_new {
+            writer.write_record(header).map_err(|e| failed(e.into()))?;
+            writer.flush().map_err(failed)?;
+        }
+        Ok(Self {
+            writer,
+            path: path.to_owned(),
+        })
+    }
+
+    /// Adds one row and flushes it to the file.
+    pub fn write(&mut self, row: &[&str]) -> Result<(), CommandError> {
+        self.writer
+            .write_record(row)
+            .map_err(io::Error::from)
+            .and_then(|()| self.writer.flush())
+            .map_err(|e| {
+                CommandError::new(
+                    ExitStatus::ItemsFailed,
+                    format!("cannot write the report {}: {e}", self.path.display()),
+                )
+                .with_code("report")
+            })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

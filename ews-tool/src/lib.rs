@@ -23,7 +23,7 @@ pub mod error;
 pub mod journal;
 #[cfg(feature = "kerberos")]
 pub mod kerberos;
-pub mod mailboxes;
+pub use common::mailboxes;
 pub mod ntlm;
 pub mod outcome;
 pub mod permissions;

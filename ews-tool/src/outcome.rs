@@ -119,15 +119,11 @@ impl MailboxRecord for MailboxOutcome {
     }
 }
 
-/// The CSV report (`--report`), written row by row as mailboxes complete, so it is complete up
-/// to the last finished mailbox whenever the run stops. An existing report is added to, never
-/// overwritten; a symbolic link is refused.
-pub struct ReportFile {
-    writer: csv::Writer<std::fs::File>,
-    path: std::path::PathBuf,
-}
+/// The CSV report (`--report`): one row per mailbox, as it completes.
+pub struct ReportFile(common::report::CsvReport);
 
-const REPORT_HEADER: [&str; 6] = [
+/// The report's columns (m365-tool writes the same, with Graph roles as levels).
+pub const REPORT_HEADER: [&str; 6] = [
     "mailbox",
     "grantee",
     "action",
@@ -139,49 +135,20 @@ const REPORT_HEADER: [&str; 6] = [
 impl ReportFile {
     /// Opens (or creates) the report.
     pub fn open(path: &std::path::Path) -> Result<Self, CommandError> {
-        let failed = |e: io::Error| {
-            CommandError::usage(format!("cannot write the report {}: {e}", path.display()))
-                .with_hint("choose a --report path in a folder you can write to")
-                .with_code("report")
-        };
-        let file = common::files::open_append(path, false).map_err(failed)?;
-        let is_new = file.metadata().map_err(failed)?.len() == 0;
-        let mut writer = csv::WriterBuilder::new()
-            .has_headers(false)
-            .from_writer(file);
-        if is_new {
-            writer
-                .write_record(REPORT_HEADER)
-                .map_err(|e| failed(e.into()))?;
-            writer.flush().map_err(failed)?;
-        }
-        Ok(Self {
-            writer,
-            path: path.to_owned(),
-        })
+        common::report::CsvReport::open(path, &REPORT_HEADER).map(Self)
     }
 
     /// Adds one mailbox's outcome and flushes it to the file.
     pub fn write(&mut self, o: &MailboxOutcome) -> Result<(), CommandError> {
         let level = |l: Option<Level>| l.map(|l| l.to_string()).unwrap_or_default();
-        self.writer
-            .write_record([
-                o.mailbox.as_str(),
-                &o.grantee,
-                o.action.name(),
-                &level(o.level_before),
-                &level(o.level_after),
-                o.error.as_ref().map_or("", |e| e.message.as_str()),
-            ])
-            .map_err(io::Error::from)
-            .and_then(|()| self.writer.flush())
-            .map_err(|e| {
-                CommandError::new(
-                    common::ExitStatus::ItemsFailed,
-                    format!("cannot write the report {}: {e}", self.path.display()),
-                )
-                .with_code("report")
-            })
+        self.0.write(&[
+            o.mailbox.as_str(),
+            &o.grantee,
+            o.action.name(),
+            &level(o.level_before),
+            &level(o.level_after),
+            o.error.as_ref().map_or("", |e| e.message.as_str()),
+        ])
     }
 }
 

@@ -364,6 +364,54 @@ impl Graph {
     }
 }
 
+/// Whether Graph does not show something *yet*: a new account (`Request_ResourceNotFound`) or
+/// its mailbox (`MailboxNotEnabledForRESTAPI`) while they provision.
+pub fn not_there_yet(error: &GraphError) -> bool {
+    error.status() == Some(404)
+        && matches!(
+            error.code(),
+            Some(
+                "Request_ResourceNotFound"
+                    | "MailboxNotEnabledForRESTAPI"
+                    | "ResourceNotFound"
+                    | "ErrorItemNotFound"
+            )
+        )
+}
+
+impl Graph {
+    /// GET `path`, waiting (up to `wait`, with growing pauses) while Graph does not show the
+    /// resource yet ([`not_there_yet`]); said once on stderr, not a failure unless it lasts.
+    pub async fn get_eventually(
+        &self,
+        path: String,
+        what: String,
+        permission: &'static str,
+        (wait, option): (Duration, &str),
+    ) -> Result<Value, GraphError> {
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(500);
+        let mut said = false;
+        loop {
+            match self.get(path.clone(), what.clone(), permission).await {
+                Err(error) if not_there_yet(&error) && started.elapsed() + pause <= wait => {
+                    if !said {
+                        log::warn!(
+                            "{what}: Graph does not show it yet ({}); waiting for it (up to {} s, {option})",
+                            error.code().unwrap_or(""),
+                            wait.as_secs()
+                        );
+                        said = true;
+                    }
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(30));
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
 /// Escapes a user's id or UPN for a path segment (`/users/{id}`): a UPN's `#` or `'` and any
 /// non-ASCII character percent-encoded.
 pub fn segment(text: &str) -> String {

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 
 pub mod account;
 pub mod assertion;
+pub mod calendar;
 pub mod cli;
 pub mod commands;
 pub mod context;

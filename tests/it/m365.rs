@@ -347,6 +347,7 @@ fn a_licence_is_refused_clearly_without_a_unit_a_location_or_a_permission() {
     let assign = |upn: &str, sku: &str, plan: &str| {
         with_certificate(&fake)
             .args(["assign-license", upn, "--sku", sku, "--only", plan])
+            .args(["--wait-for-account", "1s"])
             .run()
     };
     for (upn, sku, plan, code, said) in [
@@ -388,7 +389,9 @@ fn a_licence_is_refused_clearly_without_a_unit_a_location_or_a_permission() {
     ] {
         let out = assign(upn, sku, plan);
         out.expect_code(code);
-        assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+        // One line for the failure (an unknown account is first waited for, which is said).
+        let errors = out.stderr.lines().filter(|l| !l.contains(": warning: "));
+        assert_eq!(errors.count(), 1, "{}", out.stderr);
         assert!(out.stderr.contains(said), "{said}: {}", out.stderr);
     }
     fake.set_roles(&["User.Read.All", "Organization.Read.All"]);
@@ -444,6 +447,308 @@ fn throttling_holds_back_the_whole_client_for_its_retry_after() {
     out.expect_code(3);
     assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
     assert!(out.stderr.contains("3600 s"), "{}", out.stderr);
+}
+
+/// The first `n` of the lab's cloud mailboxes.
+fn cloud_mailboxes(n: usize) -> Vec<String> {
+    lab::fake_graph::cloud_mailboxes(dc())
+        .as_array()
+        .unwrap()
+        .iter()
+        .take(n)
+        .map(|m| m["upn"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn role_of(fake: &FakeGraph, mailbox: &str, who: &str) -> Option<String> {
+    fake.calendar(mailbox)
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| {
+            e.pointer("/emailAddress/address")
+                .and_then(Value::as_str)
+                .or_else(|| e.pointer("/emailAddress/name").and_then(Value::as_str))
+                .is_some_and(|a| a.eq_ignore_ascii_case(who))
+        })
+        .map(|e| e["role"].as_str().unwrap().to_owned())
+}
+
+#[test]
+fn calendar_permissions_are_granted_revoked_and_listed_keeping_everyone_elses() {
+    let fake = start();
+    let mailboxes = cloud_mailboxes(6);
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("utrecht.txt");
+    std::fs::write(&list, mailboxes.join("\n") + "\n").unwrap();
+    let report = dir.path().join("grant.csv");
+    let svc = "svc-cal@lab.example";
+    let batch = |command: &str, extra: &[&str]| {
+        with_certificate(&fake)
+            .args(["-o", "json", command])
+            .args(extra.iter().copied())
+            .arg("--mailboxes-file")
+            .arg(&list)
+            .run()
+    };
+    // Someone else's entry, which must survive everything below.
+    with_certificate(&fake)
+        .args([
+            "grant",
+            "--to",
+            "planner@lab.example",
+            "--level",
+            "Reviewer",
+            "--mailbox",
+            &mailboxes[0],
+        ])
+        .run()
+        .expect_code(0);
+    let dry = batch("grant", &["--to", svc, "--level", "Editor", "--dry-run"]);
+    dry.expect_code(0);
+    assert!(
+        dry.json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|o| o["action"] == "would-grant")
+    );
+    assert_eq!(role_of(&fake, &mailboxes[1], svc), None);
+    let out = with_certificate(&fake)
+        .args([
+            "-o", "json", "grant", "--to", svc, "--level", "Editor", "--report",
+        ])
+        .arg(&report)
+        .arg("--mailboxes-file")
+        .arg(&list)
+        .run();
+    out.expect_code(0);
+    for (mailbox, outcome) in mailboxes.iter().zip(out.json().as_array().unwrap()) {
+        assert_eq!(outcome["mailbox"], mailbox.as_str(), "input order");
+        assert_eq!(outcome["action"], "granted");
+        assert_eq!(outcome["level_after"], "write");
+        assert_eq!(role_of(&fake, mailbox, svc).as_deref(), Some("write"));
+    }
+    assert_eq!(
+        role_of(&fake, &mailboxes[0], "planner@lab.example").as_deref(),
+        Some("read")
+    );
+    assert_eq!(
+        role_of(&fake, &mailboxes[0], "My Organization").as_deref(),
+        Some("freeBusyRead")
+    );
+    let csv = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        csv.starts_with("mailbox,grantee,action,level_before,level_after,error\n"),
+        "{csv}"
+    );
+    assert_eq!(
+        csv.lines()
+            .filter(|l| l.contains(",granted,,write,"))
+            .count(),
+        6,
+        "{csv}"
+    );
+    // Again: unchanged; another level: a PATCH of the role.
+    let again = batch("grant", &["--to", svc, "--level", "Editor"]);
+    assert!(
+        again
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|o| o["action"] == "unchanged")
+    );
+    let reviewer = batch("grant", &["--to", svc, "--level", "Reviewer"]);
+    assert!(
+        reviewer
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|o| o["action"] == "updated" && o["level_before"] == "write")
+    );
+    // Default is the My Organization entry: given a role, never removed.
+    with_certificate(&fake)
+        .args([
+            "grant",
+            "--to",
+            "Default",
+            "--level",
+            "LimitedDetails",
+            "--mailbox",
+            &mailboxes[2],
+        ])
+        .run()
+        .expect_code(0);
+    assert_eq!(
+        role_of(&fake, &mailboxes[2], "My Organization").as_deref(),
+        Some("limitedRead")
+    );
+    let out = with_certificate(&fake)
+        .args(["revoke", "--from", "Default", "--mailbox", &mailboxes[2]])
+        .run();
+    out.expect_code(1);
+    assert!(out.stderr.contains("cannot be removed"), "{}", out.stderr);
+    // A level Graph has no role for is refused before anything is sent.
+    let out = batch("grant", &["--to", svc, "--level", "Author"]);
+    out.expect_code(2);
+    assert!(
+        out.stderr.contains("write (Editor) or read (Reviewer)"),
+        "{}",
+        out.stderr
+    );
+    // Revoke, and revoke again.
+    let revoked = batch("revoke", &["--from", svc]);
+    revoked.expect_code(0);
+    assert!(
+        revoked
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|o| o["action"] == "revoked")
+    );
+    assert_eq!(role_of(&fake, &mailboxes[3], svc), None);
+    let absent = batch("revoke", &["--from", svc]);
+    assert!(
+        absent
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|o| o["action"] == "absent")
+    );
+    assert_eq!(
+        role_of(&fake, &mailboxes[0], "planner@lab.example").as_deref(),
+        Some("read")
+    );
+    // list shows what there is.
+    let listed = with_certificate(&fake)
+        .args(["-o", "json", "list", "--mailbox", &mailboxes[0]])
+        .run();
+    listed.expect_code(0);
+    let entries = &listed.json()[0]["entries"];
+    assert_eq!(entries[0]["user"], "My Organization");
+    assert_eq!(entries[1]["user"], "planner@lab.example");
+    // A mailbox Graph does not know fails alone.
+    let out = with_certificate(&fake)
+        .args([
+            "-o",
+            "json",
+            "grant",
+            "--to",
+            svc,
+            "--level",
+            "Editor",
+            "--wait-for-mailbox",
+            "1s",
+        ])
+        .args([
+            "--mailbox",
+            &mailboxes[0],
+            "--mailbox",
+            "nobody@lab.example",
+        ])
+        .run();
+    out.expect_code(1);
+    assert_eq!(out.json()[0]["action"], "granted");
+    assert_eq!(out.json()[1]["error"]["code"], "no-mailbox");
+}
+
+#[test]
+fn a_new_accounts_mailbox_is_waited_for_not_failed() {
+    let fake = start();
+    let upn = "svc-new@lab.example";
+    fake.set_delays(1500, 1500);
+    create(
+        &fake,
+        upn,
+        &["--usage-location", "NL", "--generate-password"],
+    )
+    .expect_code(0);
+    // Right after its creation Graph does not find the account: assign-license waits for it.
+    let out = with_certificate(&fake)
+        .args([
+            "assign-license",
+            upn,
+            "--sku",
+            "ENTERPRISEPACK",
+            "--only",
+            "EXCHANGE_S_ENTERPRISE",
+        ])
+        .run();
+    out.expect_code(0);
+    assert!(
+        out.stderr.contains("Request_ResourceNotFound"),
+        "{}",
+        out.stderr
+    );
+    let out = with_certificate(&fake)
+        .args([
+            "grant",
+            "--to",
+            "planner@lab.example",
+            "--level",
+            "Editor",
+            "--mailbox",
+            upn,
+        ])
+        .run();
+    out.expect_code(0);
+    assert!(
+        out.stderr.contains("waiting for it"),
+        "said once: {}",
+        out.stderr
+    );
+    assert_eq!(
+        out.stderr.matches("waiting for it").count(),
+        1,
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        role_of(&fake, upn, "planner@lab.example").as_deref(),
+        Some("write")
+    );
+    // A mailbox that takes longer than --wait-for-mailbox is a failure that says so.
+    fake.set_delays(0, 600_000);
+    create(
+        &fake,
+        "svc-slow@lab.example",
+        &["--usage-location", "NL", "--generate-password"],
+    )
+    .expect_code(0);
+    with_certificate(&fake)
+        .args([
+            "assign-license",
+            "svc-slow@lab.example",
+            "--sku",
+            "ENTERPRISEPACK",
+            "--only",
+            "EXCHANGE_S_ENTERPRISE",
+        ])
+        .run()
+        .expect_code(0);
+    let out = with_certificate(&fake)
+        .args([
+            "grant",
+            "--to",
+            "planner@lab.example",
+            "--level",
+            "Editor",
+            "--wait-for-mailbox",
+            "2s",
+        ])
+        .args(["--mailbox", "svc-slow@lab.example"])
+        .run();
+    out.expect_code(1);
+    assert!(
+        out.stderr.contains("MailboxNotEnabledForRESTAPI")
+            && out.stderr.contains("--wait-for-mailbox"),
+        "{}",
+        out.stderr
+    );
 }
 
 /// The Graph metadata: `GRAPH_SCHEMA_DIR`, or `graph-schema` in the `shared` folder beside the

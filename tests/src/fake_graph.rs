@@ -96,7 +96,8 @@ impl FakeGraph {
                 &serde_json::to_string(&app).map_err(|e| e.to_string())?,
             ])
             .arg("--capture-dir")
-            .arg(&capture_dir);
+            .arg(&capture_dir)
+            .args(["--mailboxes", &cloud_mailboxes(dc).to_string()]);
         let served = Served::spawn(&mut command, "fake-graph")?;
         Ok(Self {
             url: served.url.clone(),
@@ -132,6 +133,20 @@ impl FakeGraph {
     /// Grants the app exactly these application permissions.
     pub fn set_roles(&self, roles: &[&str]) {
         self.call("PUT", "/roles", Some(&json!(roles)));
+    }
+
+    /// Sets the eventual-consistency windows of new accounts (milliseconds).
+    pub fn set_delays(&self, visible_after_ms: u64, mailbox_after_ms: u64) {
+        self.call(
+            "PUT",
+            "/delays",
+            Some(&json!({"visible_after_ms": visible_after_ms, "mailbox_after_ms": mailbox_after_ms})),
+        );
+    }
+
+    /// A calendar's entries as the simulator holds them.
+    pub fn calendar(&self, mailbox: &str) -> Value {
+        self.call("GET", &format!("/calendars/{mailbox}"), None)
     }
 
     /// Replaces the tenant's SKUs.
@@ -175,6 +190,18 @@ impl FakeGraph {
     pub fn client_id() -> &'static str {
         tenant::CLIENT_ID
     }
+}
+
+/// The lab's cloud mailboxes: the Utrecht office, moved to Exchange Online in this hybrid
+/// organisation.
+pub fn cloud_mailboxes(dc: &SambaDc) -> Value {
+    json!(
+        dc.people
+            .iter()
+            .filter(|p| p.ou.starts_with("OU=Utrecht") && !p.mail.is_empty())
+            .map(|p| json!({"upn": p.mail, "displayName": p.cn}))
+            .collect::<Vec<_>>()
+    )
 }
 
 fn base64url(bytes: &[u8]) -> String {

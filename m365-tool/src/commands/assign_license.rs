@@ -39,6 +39,10 @@ pub struct AssignLicenseArgs {
     /// Say what would be assigned; change nothing
     #[arg(long)]
     pub dry_run: bool,
+
+    /// The longest to wait for an account Graph does not show yet (one just created): 30s, 5m
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = common::args::parse_duration)]
+    pub wait_for_account: std::time::Duration,
 }
 
 /// What became of the licence.
@@ -79,13 +83,14 @@ pub async fn run(args: AssignLicenseArgs, ctx: &Context) -> Result<ExitStatus, C
     let licence = license::plan(&license::read_skus(&skus), &args.sku, &args.only)
         .map_err(|e| item(CommandError::usage(e.to_string()).with_code("license")))?;
     let user = graph
-        .get(
+        .get_eventually(
             format!(
                 "/users/{}?$select=id,userPrincipalName,usageLocation,assignedLicenses",
                 segment(&args.account)
             ),
             format!("reading {}", args.account),
             "User.Read.All",
+            (args.wait_for_account, "--wait-for-account"),
         )
         .await
         .map_err(|e| {

@@ -8,7 +8,11 @@ use crate::cli::{Cli, PASSWORD_ENV};
 use crate::context::Context;
 
 pub mod assign_license;
+pub mod calendar;
 pub mod create_user;
+pub mod grant;
+pub mod list;
+pub mod revoke;
 
 common::housekeeping!("m365-tool");
 
@@ -19,6 +23,12 @@ pub enum Command {
     CreateUser(create_user::CreateUserArgs),
     /// Give an account a licence with only the named service plans enabled
     AssignLicense(assign_license::AssignLicenseArgs),
+    /// Give a user or group a role on each mailbox's calendar
+    Grant(grant::GrantArgs),
+    /// Remove a user's or group's entry from each mailbox's calendar
+    Revoke(revoke::RevokeArgs),
+    /// Show each calendar's permission entries
+    List(list::ListArgs),
     /// `config show` and `completions`.
     #[command(flatten)]
     Housekeeping(Housekeeping),
@@ -34,6 +44,9 @@ pub async fn run(cli: Cli, provenance: Provenance) -> Result<ExitStatus, Command
     match cli.command {
         Command::CreateUser(args) => create_user::run(args, &ctx).await,
         Command::AssignLicense(args) => assign_license::run(args, &ctx).await,
+        Command::Grant(args) => grant::run(args, &ctx).await,
+        Command::Revoke(args) => revoke::run(args, &ctx).await,
+        Command::List(args) => list::run(args, &ctx).await,
         Command::Housekeeping(command) => {
             command.run(Cli::command(), &ctx.global, &ctx.provenance, PASSWORD_ENV)
         }

@@ -1,7 +1,7 @@
 //! `fake-graph`: the lab's Microsoft 365 simulator (token endpoint and Graph) as a program.
 //!
-//!     fake-graph --cert PEM --key PEM --app JSON [--listen ADDR] [--control ADDR]
-//!                [--capture-dir DIR]
+//!     fake-graph --cert PEM --key PEM --app JSON [--mailboxes JSON] [--listen ADDR]
+//!                [--control ADDR] [--capture-dir DIR]
 //!
 //! Prints `listening https://ADDR control http://ADDR` once ready, and serves until its stdin
 //! closes.
@@ -57,7 +57,15 @@ async fn run(options: &HashMap<String, String>) -> Result<(), String> {
         .map_err(|e| format!("the certificate or key is unusable: {e}"))?;
     let acceptor = native_tls::TlsAcceptor::new(identity).map_err(|e| e.to_string())?;
     let app: App = serde_json::from_str(&get("app")?).map_err(|e| format!("--app: {e}"))?;
-    let simulator = Simulator::new(app, options.get("capture-dir").map(PathBuf::from));
+    let mailboxes: Vec<serde_json::Value> = match options.get("mailboxes") {
+        Some(json) => serde_json::from_str(json).map_err(|e| format!("--mailboxes: {e}"))?,
+        None => Vec::new(),
+    };
+    let simulator = Simulator::new(
+        app,
+        options.get("capture-dir").map(PathBuf::from),
+        &mailboxes,
+    );
     let listen = options.get("listen").map_or("127.0.0.1:0", String::as_str);
     let control = options.get("control").map_or("127.0.0.1:0", String::as_str);
     let listener = tokio::net::TcpListener::bind(listen)

@@ -6,10 +6,12 @@
 //! - [`token`]: client credentials (a secret, or a certificate's signed assertion checked
 //!   against the registered certificate: signature, audience, lifetime, thumbprint).
 //! - [`users`]: `/users` (create, read, update), `subscribedSkus` and `assignLicense`.
+//! - [`calendars`]: `calendarPermissions`, and when a new account's mailbox appears.
 //! - [`server`]: HTTPS, bearer tokens and application permissions, throttling faults, the
 //!   capture of every JSON body with its Graph type, and the control API.
 //! - [`schema`]: the Graph v1.0 metadata (CSDL) the captures are checked against.
 
+pub mod calendars;
 pub mod schema;
 pub mod server;
 pub mod tenant;

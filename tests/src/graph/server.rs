@@ -71,6 +71,14 @@ pub struct State {
     pub stats: Stats,
     /// Until when the last throttling answer asked clients to wait.
     pub retry_until: Option<Instant>,
+    /// When each account was created (by a client).
+    pub created: HashMap<String, Instant>,
+    /// When each account got a licence with an Exchange plan.
+    pub licensed: HashMap<String, Instant>,
+    /// Calendars' permission entries, by account id.
+    pub calendars: HashMap<String, Vec<Value>>,
+    /// Eventual-consistency windows.
+    pub delays: super::calendars::Delays,
 }
 
 /// Application permissions that allow each kind of request (any one of them).
@@ -88,6 +96,13 @@ const READ_SKUS: &[&str] = &[
     "LicenseAssignment.Read.All",
     "LicenseAssignment.ReadWrite.All",
 ];
+const CALENDARS_READ: &[&str] = &[
+    "Calendars.Read",
+    "Calendars.ReadWrite",
+    "MailboxFolder.Read.All",
+    "MailboxFolder.ReadWrite.All",
+];
+const CALENDARS_WRITE: &[&str] = &["Calendars.ReadWrite", "MailboxFolder.ReadWrite.All"];
 const ASSIGN: &[&str] = &[
     "LicenseAssignment.ReadWrite.All",
     "User.ReadWrite.All",
@@ -168,14 +183,33 @@ impl Handled {
 }
 
 impl Simulator {
-    /// A simulator with `app` registered and the default SKUs.
-    pub fn new(app: App, capture_dir: Option<PathBuf>) -> Arc<Self> {
+    /// A simulator with `app` registered, the default SKUs, and `mailboxes` (users with an
+    /// Exchange Online mailbox for a long time: `{"upn", "displayName"}`).
+    pub fn new(app: App, capture_dir: Option<PathBuf>, mailboxes: &[Value]) -> Arc<Self> {
+        let mut state = State {
+            app,
+            skus: tenant::default_skus(),
+            ..State::default()
+        };
+        let long_ago = Instant::now()
+            .checked_sub(Duration::from_secs(86_400))
+            .unwrap_or_else(Instant::now);
+        for mailbox in mailboxes {
+            let upn = mailbox["upn"].as_str().unwrap_or("");
+            let id = super::guid();
+            let nickname = upn.split('@').next().unwrap_or("");
+            state.users.insert(
+                id.clone(),
+                json!({"id": id, "userPrincipalName": upn, "mail": upn,
+                    "displayName": mailbox["displayName"], "mailNickname": nickname,
+                    "accountEnabled": true, "usageLocation": "NL", "passwordPolicies": "None",
+                    "businessPhones": [],
+                    "assignedLicenses": [{"skuId": tenant::E3_SKU, "disabledPlans": []}]}),
+            );
+            state.licensed.insert(id, long_ago);
+        }
         Arc::new(Self {
-            state: Mutex::new(State {
-                app,
-                skus: tenant::default_skus(),
-                ..State::default()
-            }),
+            state: Mutex::new(state),
             capture_dir,
             sequence: AtomicU64::new(0),
         })
@@ -365,6 +399,21 @@ impl Simulator {
             (&Method::POST, ["users", id, "assignLicense"]) => {
                 needs(ASSIGN).unwrap_or_else(|| self.assign_license(&decode(id), body))
             }
+            (&Method::GET, ["users", id, "calendar", "calendarPermissions"]) => {
+                needs(CALENDARS_READ).unwrap_or_else(|| self.permissions(&decode(id)))
+            }
+            (&Method::POST, ["users", id, "calendar", "calendarPermissions"]) => {
+                needs(CALENDARS_WRITE).unwrap_or_else(|| self.add_permission(&decode(id), body))
+            }
+            (&Method::PATCH, ["users", id, "calendar", "calendarPermissions", permission]) => {
+                needs(CALENDARS_WRITE).unwrap_or_else(|| {
+                    self.change_permission(&decode(id), &decode(permission), body)
+                })
+            }
+            (&Method::DELETE, ["users", id, "calendar", "calendarPermissions", permission]) => {
+                needs(CALENDARS_WRITE)
+                    .unwrap_or_else(|| self.remove_permission(&decode(id), &decode(permission)))
+            }
             _ => Handled::error(
                 StatusCode::BAD_REQUEST,
                 "BadRequest",
@@ -394,6 +443,27 @@ impl Simulator {
                 }
                 Err(e) => answer(StatusCode::BAD_REQUEST, &json!({"error": e.to_string()})),
             },
+            (Method::PUT, "/delays") => match serde_json::from_slice(&body) {
+                Ok(delays) => {
+                    lock(&self.state).delays = delays;
+                    answer(StatusCode::OK, &json!({}))
+                }
+                Err(e) => answer(StatusCode::BAD_REQUEST, &json!({"error": e.to_string()})),
+            },
+            (Method::GET, path) if path.starts_with("/calendars/") => {
+                let key = decode(&path["/calendars/".len()..]);
+                let state = lock(&self.state);
+                let id = super::users::find(&state.users, &key)
+                    .and_then(|u| u["id"].as_str())
+                    .unwrap_or("")
+                    .to_owned();
+                let entries = state
+                    .calendars
+                    .get(&id)
+                    .cloned()
+                    .unwrap_or_else(|| vec![super::calendars::my_organization()]);
+                answer(StatusCode::OK, &json!(entries))
+            }
             (Method::PUT, "/roles") => match serde_json::from_slice::<Vec<String>>(&body) {
                 Ok(roles) => {
                     lock(&self.state).app.roles = roles;
@@ -449,6 +519,9 @@ pub fn decode(segment: &str) -> String {
 fn operation_name(path: &str) -> String {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match segments.as_slice() {
+        ["users", _, "calendar", "calendarPermissions", _] => {
+            "users/{id}/calendar/calendarPermissions/{id}".to_owned()
+        }
         ["users", _, rest @ ..] => std::iter::once("users/{id}")
             .chain(rest.iter().copied())
             .collect::<Vec<_>>()

@@ -174,6 +174,7 @@ impl Simulator {
         user.entry("passwordPolicies").or_insert(json!("None"));
         user.entry("usageLocation").or_insert(Value::Null);
         let user = Value::Object(user);
+        state.created.insert(id.clone(), std::time::Instant::now());
         state.users.insert(id, user.clone());
         let mut answer = user;
         answer["@odata.context"] = json!(CONTEXT_USER);
@@ -191,7 +192,7 @@ impl Simulator {
 
     pub(super) fn read_user(&self, key: &str, query: &str) -> Handled {
         let state = lock(&self.state);
-        let Some(user) = find(&state.users, key) else {
+        let Some(user) = find(&state.users, key).filter(|u| state.visible(u)) else {
             return not_found(key);
         };
         let wanted: Vec<String> =
@@ -250,7 +251,10 @@ impl Simulator {
             );
         };
         let mut state = lock(&self.state);
-        let Some(user) = find(&state.users, key).cloned() else {
+        let Some(user) = find(&state.users, key)
+            .filter(|u| state.visible(u))
+            .cloned()
+        else {
             return not_found(key);
         };
         if user
@@ -314,6 +318,24 @@ impl Simulator {
             }
             assigned.retain(|a| a["skuId"].as_str() != Some(sku_id));
             assigned.push(json!({"skuId": sku_id, "disabledPlans": disabled}));
+            // An enabled Exchange plan provisions the mailbox.
+            let exchange = state.skus[sku]["servicePlans"]
+                .as_array()
+                .is_some_and(|plans| {
+                    plans.iter().any(|p| {
+                        p["servicePlanName"].as_str().is_some_and(|n| {
+                            n.starts_with("EXCHANGE_S_") && n != "EXCHANGE_S_FOUNDATION"
+                        }) && !disabled
+                            .iter()
+                            .any(|d| d.as_str() == p["servicePlanId"].as_str())
+                    })
+                });
+            if exchange {
+                state
+                    .licensed
+                    .entry(id.clone())
+                    .or_insert_with(std::time::Instant::now);
+            }
         }
         for sku_id in remove.iter().filter_map(Value::as_str) {
             assigned.retain(|a| a["skuId"].as_str() != Some(sku_id));

@@ -12,8 +12,8 @@ use std::hash::{BuildHasher, Hasher};
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
-use common::CommandError;
-use common::address::{AddressError, SmtpAddress};
+use crate::CommandError;
+use crate::address::{AddressError, SmtpAddress};
 use futures::Stream;
 
 /// One mailbox to work on, or a line of a list that names none (reported as a failed item,

@@ -1,0 +1,44 @@
+//! `m365-tool revoke --from GRANTEE`: the grantee's entry removed from each mailbox's calendar;
+//! the My Organization entry cannot be removed, only given a role.
+
+use clap::Args;
+use common::{CommandError, ExitStatus};
+
+use super::calendar::{self, BatchArgs, Change};
+use crate::calendar::Grantee;
+use crate::context::Context;
+
+/// Options of `revoke`.
+#[derive(Debug, Clone, Args)]
+#[command(help_template = common::help_template!(
+    "  m365-tool revoke --from svc-mytt@contoso.onmicrosoft.com --mailboxes-file staff.txt
+  m365-tool revoke --from former-planner@contoso.com --mailbox anna@contoso.com --dry-run"
+))]
+pub struct RevokeArgs {
+    /// Whose entry to remove: a user's or group's SMTP address
+    #[arg(long, value_name = "GRANTEE", value_parser = Grantee::parse)]
+    pub from: Grantee,
+
+    /// Read the calendars and report what would change; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Which mailboxes and how.
+    #[command(flatten)]
+    pub batch: BatchArgs,
+}
+
+/// Runs `revoke`.
+pub async fn run(args: RevokeArgs, ctx: &Context) -> Result<ExitStatus, CommandError> {
+    let (grantee, dry_run, wait) = (&args.from, args.dry_run, args.batch.wait_for_mailbox);
+    calendar::run_batch(
+        ctx,
+        &args.batch,
+        |graph, mailbox| async move {
+            calendar::edit(&graph, &mailbox, grantee, Change::Revoke, dry_run, wait).await
+        },
+        calendar::reported,
+        calendar::human,
+    )
+    .await
+}
