@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::fake_ews::FakeEws;
+use crate::fake_graph::FakeGraph;
 use crate::samba::SambaDc;
 use crate::seed;
 
@@ -19,11 +20,15 @@ pub const EWS_LOGON: &str = seed::operators::CALENDAR_SERVICE;
 /// The profile of a domain-joined jump host in both config files.
 pub const JUMP_HOST_PROFILE: &str = "jump-host";
 
-/// A lab ready for the tools: the simulator, and the config files naming both servers.
+/// A lab ready for the tools: the simulators, and the config files naming the servers.
 #[derive(Debug)]
 pub struct Session {
     /// The Exchange simulator.
     pub exchange: FakeEws,
+    /// The Microsoft 365 simulator.
+    pub graph: FakeGraph,
+    /// m365-tool's config: the simulated tenant, signed in with the app's certificate.
+    pub m365_config: PathBuf,
     /// The environment that points the tools and Kerberos at the lab.
     environment: Vec<(&'static str, String)>,
     /// ad-tool's config: the DC as its administrator.
@@ -126,6 +131,23 @@ pub fn write_ews_config(
     )
 }
 
+/// m365-tool's config in `dir`: the simulated tenant (authority and Graph at `graph`), the lab
+/// app signing in with its certificate.
+pub fn write_m365_config(dc: &SambaDc, graph: &FakeGraph, dir: &Path) -> std::io::Result<PathBuf> {
+    write_config(
+        dir,
+        "m365-tool.toml",
+        &[
+            ("tenant", FakeGraph::tenant_id().to_owned()),
+            ("client-id", FakeGraph::client_id().to_owned()),
+            ("certificate", graph.certificate.display().to_string()),
+            ("authority", graph.url.clone()),
+            ("graph-url", graph.url.clone()),
+            ("ca-file", dc.pki.ca_file.display().to_string()),
+        ],
+    )
+}
+
 impl Session {
     /// Starts a simulator in front of `dc` with FullAccess for [`EWS_LOGON`] on every
     /// mailbox, and writes both configs into `dir`.
@@ -142,9 +164,13 @@ impl Session {
         let ews_config = write_ews_config(dc, &exchange, dir, EWS_LOGON, &dc.user_password_file)
             .map_err(|e| e.to_string())?;
         crate::samba::progress(&format!("Exchange simulator at {}", exchange.url));
+        crate::samba::progress("starting the Microsoft 365 simulator");
+        let graph = FakeGraph::start(dc)?;
+        let m365_config = write_m365_config(dc, &graph, dir).map_err(|e| e.to_string())?;
         let mut environment = vec![
             ("AD_TOOL_CONFIG", ad_config.display().to_string()),
             ("EWS_TOOL_CONFIG", ews_config.display().to_string()),
+            ("M365_TOOL_CONFIG", m365_config.display().to_string()),
             // Journals and the Autodiscover cache stay in the lab's folder.
             ("XDG_STATE_HOME", dir.join("state").display().to_string()),
             // Kerberos: the lab's realm, and a ticket cache of the session's own.
@@ -164,6 +190,8 @@ impl Session {
         environment.extend(exchange.hosts_env(dir, &names)?);
         Ok(Self {
             exchange,
+            graph,
+            m365_config,
             environment,
             ad_config,
             ews_config,

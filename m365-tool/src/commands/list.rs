@@ -92,9 +92,12 @@ pub async fn run(args: ListArgs, ctx: &Context) -> Result<ExitStatus, CommandErr
         |record, out| {
             writeln!(out, "{}", record.mailbox)?;
             if record.failure.is_none() {
-                writeln!(out, "  {:<36}{:<36}NAME", "USER", "ROLE")?;
+                let mut table = common::output::Table::new(["USER", "ROLE", "NAME"]);
                 for e in &record.entries {
-                    writeln!(out, "  {:<36}{:<36}{}", e.user, e.role, e.name)?;
+                    table.row([e.user.clone(), e.role.clone(), e.name.clone()]);
+                }
+                for line in table.render().lines() {
+                    writeln!(out, "  {line}")?;
                 }
             }
             Ok(())

@@ -11,6 +11,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use lab::fake_ews::FakeEws;
+use lab::fake_graph::FakeGraph;
 use lab::samba::SambaDc;
 use lab::seed;
 use lab::session::{self, Session};
@@ -76,6 +77,13 @@ fn up() -> Result<(), Box<dyn std::error::Error>> {
         session::EWS_LOGON,
         dc.user_password_file.display()
     );
+    println!(
+        "  Microsoft 365      {} (tenant {}, app {} signing in with {})",
+        session.graph.url,
+        FakeGraph::tenant_id(),
+        FakeGraph::client_id(),
+        session.graph.certificate.display()
+    );
     println!("\nPaste this into another shell; the README's commands then run as written:\n");
     print!("{}", session.paste_block(&tools_dir()));
     println!("\nPress Enter here to stop the lab.");
@@ -86,6 +94,7 @@ fn up() -> Result<(), Box<dyn std::error::Error>> {
 struct Step<'a> {
     ad_config: &'a Path,
     ews_config: &'a Path,
+    m365_config: &'a Path,
 }
 
 impl Step<'_> {
@@ -115,6 +124,7 @@ impl Step<'_> {
         let mut command = Tool::new(tool)
             .env("AD_TOOL_CONFIG", self.ad_config)
             .env("EWS_TOOL_CONFIG", self.ews_config)
+            .env("M365_TOOL_CONFIG", self.m365_config)
             .args(args);
         if let Some((_, input)) = stdin {
             command = command.stdin(input.to_owned());
@@ -162,9 +172,13 @@ fn demo() -> Result<(), Box<dyn std::error::Error>> {
     let exchange = FakeEws::start(&dc, &serde_json::json!({}))?;
     let ews_config =
         session::write_ews_config(&dc, &exchange, &dc.dir, ACCOUNTS[0], &ews_password)?;
+    lab::samba::progress("starting the Microsoft 365 simulator");
+    let graph = FakeGraph::start(&dc)?;
+    let m365_config = session::write_m365_config(&dc, &graph, &dc.dir)?;
     let step = Step {
         ad_config: &ad_config,
         ews_config: &ews_config,
+        m365_config: &m365_config,
     };
     let ou = seed::SERVICE_ACCOUNTS_OU;
     let csv_arg = csv.display().to_string();
@@ -299,6 +313,85 @@ fn demo() -> Result<(), Box<dyn std::error::Error>> {
         &["list", "--mailbox", "anna.devries@lab.example"],
         None,
     )?;
+    microsoft_365(&step, &dc)?;
     println!("\nDone; the lab stops now.");
+    Ok(())
+}
+
+/// The cloud service account the demo's Microsoft 365 half creates.
+const CLOUD_ACCOUNT: &str = "sa-mytt-cloud@labexample.onmicrosoft.com";
+
+/// The seed's Office 365 half against the simulated tenant: the cloud account, an
+/// Exchange-only licence, Editor on the calendars of the office that moved to Exchange Online.
+fn microsoft_365(step: &Step<'_>, dc: &SambaDc) -> Result<(), Box<dyn std::error::Error>> {
+    println!(
+        "\n== The Microsoft 365 half: a simulated tenant ({}), the app signing in with its certificate; profile in {}",
+        FakeGraph::tenant_id(),
+        step.m365_config.display()
+    );
+    let passwords = dc.dir.join("cloud-passwords.csv");
+    let passwords_arg = passwords.display().to_string();
+    step.run(
+        "The cloud service account, its password never expiring",
+        "m365-tool",
+        &[
+            "create-user",
+            "--upn",
+            CLOUD_ACCOUNT,
+            "--display-name",
+            "MyTimetable Service Account (cloud)",
+            "--usage-location",
+            "NL",
+            "--generate-password",
+            "--generated-password-file",
+            &passwords_arg,
+            "--if-exists",
+            "update",
+        ],
+        None,
+    )?;
+    println!("(password in {passwords_arg}, mode 0600)");
+    step.run(
+        "An Office 365 E3 licence with only Exchange Online enabled",
+        "m365-tool",
+        &[
+            "assign-license",
+            CLOUD_ACCOUNT,
+            "--sku",
+            "ENTERPRISEPACK",
+            "--only",
+            "EXCHANGE_S_ENTERPRISE",
+        ],
+        None,
+    )?;
+    let utrecht = format!("OU=Utrecht,OU=Staff,{}", seed::DOMAIN_DN);
+    let mailboxes = step.run(
+        "The mailboxes of the office in Exchange Online (Utrecht)",
+        "ad-tool",
+        &["mailboxes", "--base", &utrecht],
+        None,
+    )?;
+    let pipe_source = format!("ad-tool mailboxes --base \"{utrecht}\"");
+    step.run(
+        "The cloud account gets Editor on those calendars",
+        "m365-tool",
+        &[
+            "grant",
+            "--to",
+            CLOUD_ACCOUNT,
+            "--level",
+            "Editor",
+            "--mailboxes-file",
+            "-",
+        ],
+        Some((&pipe_source, &mailboxes)),
+    )?;
+    let first = mailboxes.lines().next().ok_or("no Utrecht mailbox")?;
+    step.run(
+        "One of those calendars' permissions now",
+        "m365-tool",
+        &["list", "--mailbox", first],
+        None,
+    )?;
     Ok(())
 }
