@@ -91,10 +91,9 @@ fn up() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// The config files the tools run with: ad-tool's, ews-tool's, m365-tool's.
 struct Step<'a> {
-    ad_config: &'a Path,
-    ews_config: &'a Path,
-    m365_config: &'a Path,
+    configs: [&'a Path; 3],
 }
 
 impl Step<'_> {
@@ -122,9 +121,9 @@ impl Step<'_> {
             None => println!("\n## {title}\n$ {tool} {shown}"),
         }
         let mut command = Tool::new(tool)
-            .env("AD_TOOL_CONFIG", self.ad_config)
-            .env("EWS_TOOL_CONFIG", self.ews_config)
-            .env("M365_TOOL_CONFIG", self.m365_config)
+            .env("AD_TOOL_CONFIG", self.configs[0])
+            .env("EWS_TOOL_CONFIG", self.configs[1])
+            .env("M365_TOOL_CONFIG", self.configs[2])
             .args(args);
         if let Some((_, input)) = stdin {
             command = command.stdin(input.to_owned());
@@ -176,9 +175,7 @@ fn demo() -> Result<(), Box<dyn std::error::Error>> {
     let graph = FakeGraph::start(&dc)?;
     let m365_config = session::write_m365_config(&dc, &graph, &dc.dir)?;
     let step = Step {
-        ad_config: &ad_config,
-        ews_config: &ews_config,
-        m365_config: &m365_config,
+        configs: [&ad_config, &ews_config, &m365_config],
     };
     let ou = seed::SERVICE_ACCOUNTS_OU;
     let csv_arg = csv.display().to_string();
@@ -327,7 +324,7 @@ fn microsoft_365(step: &Step<'_>, dc: &SambaDc) -> Result<(), Box<dyn std::error
     println!(
         "\n== The Microsoft 365 half: a simulated tenant ({}), the app signing in with its certificate; profile in {}",
         FakeGraph::tenant_id(),
-        step.m365_config.display()
+        step.configs[2].display()
     );
     let passwords = dc.dir.join("cloud-passwords.csv");
     let passwords_arg = passwords.display().to_string();
