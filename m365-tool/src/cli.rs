@@ -110,11 +110,12 @@ pub struct TenantArgs {
     #[arg(long, global = true, value_enum, default_value_t = Cloud::Global)]
     pub cloud: Cloud,
 
-    /// The sign-in authority, overriding --cloud's (https://login.microsoftonline.us)
+    /// The sign-in authority's https:// address, overriding --cloud's (login.microsoftonline.us
+    /// for US Government)
     #[arg(long, global = true, value_name = "URL")]
     pub authority: Option<String>,
 
-    /// Graph's address, overriding --cloud's (https://graph.microsoft.us)
+    /// Graph's https:// address, overriding --cloud's (graph.microsoft.us for US Government)
     #[arg(long, global = true, value_name = "URL")]
     pub graph_url: Option<String>,
 

@@ -19,7 +19,7 @@ use crate::signin::SignIn;
 const ATTEMPTS: u32 = 6;
 
 /// Why a Graph request failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum GraphError {
     /// The service could not be reached.
     #[error("cannot reach {url}: {reason}")]
@@ -362,6 +362,147 @@ impl Graph {
         .await
         .map(|(_, value)| value)
     }
+}
+
+/// The most requests one `$batch` carries (Graph's limit).
+pub const BATCH_LIMIT: usize = 20;
+
+impl Graph {
+    /// Sends `calls` (at most [`BATCH_LIMIT`]) as one JSON `$batch`: one round trip instead of
+    /// one each. Each call gets its own outcome, as [`Graph::send`] would give it; calls Graph
+    /// throttled inside the batch (a 429 or 503 sub-response) are sent again, in a later batch,
+    /// after the whole client has waited out their `Retry-After`.
+    pub async fn batch(
+        &self,
+        calls: &[Call<'_>],
+    ) -> Result<Vec<Result<(StatusCode, Value), GraphError>>, GraphError> {
+        let mut outcomes: Vec<Option<Result<(StatusCode, Value), GraphError>>> =
+            calls.iter().map(|_| None).collect();
+        let mut pending: Vec<usize> = (0..calls.len()).collect();
+        let mut attempt = 0;
+        while !pending.is_empty() {
+            attempt += 1;
+            let requests: Vec<Value> = pending
+                .iter()
+                .map(|&i| {
+                    let call = &calls[i];
+                    let mut request = serde_json::json!({
+                        "id": i.to_string(),
+                        "method": call.method.as_str(),
+                        "url": call.path,
+                    });
+                    if let Some(body) = call.body {
+                        request["body"] = body.clone();
+                        request["headers"] =
+                            serde_json::json!({"Content-Type": "application/json"});
+                    }
+                    request
+                })
+                .collect();
+            let envelope = serde_json::json!({"requests": requests});
+            let (_, answer) = self
+                .send(&Call {
+                    method: Method::POST,
+                    path: "/$batch".into(),
+                    body: Some(&envelope),
+                    what: format!("a batch of {} requests", pending.len()),
+                    permission: calls.first().map_or("User.Read.All", |c| c.permission),
+                })
+                .await?;
+            let mut wait = Duration::ZERO;
+            let mut again = Vec::new();
+            let responses = answer
+                .get("responses")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            for &i in &pending {
+                let response = responses
+                    .iter()
+                    .find(|r| r["id"].as_str() == Some(i.to_string().as_str()));
+                let Some(response) = response else {
+                    outcomes[i] = Some(Err(GraphError::Invalid {
+                        what: format!("the batch answer to {}", calls[i].what),
+                        reason: "it has no response for this request".into(),
+                    }));
+                    continue;
+                };
+                let status = response["status"].as_u64().unwrap_or(0);
+                let status = StatusCode::from_u16(u16::try_from(status).unwrap_or(500))
+                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                let body = response.get("body").cloned().unwrap_or(Value::Null);
+                if matches!(status.as_u16(), 429 | 503) {
+                    let retry_after = response
+                        .pointer("/headers/Retry-After")
+                        .and_then(|v| {
+                            v.as_str()
+                                .and_then(|t| t.parse().ok())
+                                .or_else(|| v.as_u64())
+                        })
+                        .unwrap_or(1 << attempt.min(5));
+                    wait = wait.max(Duration::from_secs(retry_after));
+                    again.push(i);
+                    continue;
+                }
+                outcomes[i] = Some(sub_outcome(status, body, &calls[i]));
+            }
+            if !again.is_empty() {
+                if wait > self.max_backoff || attempt >= ATTEMPTS {
+                    return Err(GraphError::Throttled {
+                        wait_s: wait.as_secs(),
+                    });
+                }
+                log::info!(
+                    "Graph throttled {} requests of a batch; all wait {} s",
+                    again.len(),
+                    wait.as_secs()
+                );
+                self.close_gate(wait);
+            }
+            pending = again;
+        }
+        Ok(outcomes
+            .into_iter()
+            .map(|o| {
+                o.unwrap_or_else(|| {
+                    Err(GraphError::Invalid {
+                        what: "a batch".into(),
+                        reason: "a request got no answer".into(),
+                    })
+                })
+            })
+            .collect())
+    }
+}
+
+/// One sub-response of a batch, as [`Graph::send`] would have returned it.
+fn sub_outcome(
+    status: StatusCode,
+    body: Value,
+    call: &Call<'_>,
+) -> Result<(StatusCode, Value), GraphError> {
+    if status.is_success() {
+        return Ok((status, body));
+    }
+    let error =
+        odata::read_error(body.to_string().as_bytes()).unwrap_or_else(|| odata::ODataError {
+            code: "unknown".into(),
+            message: body.to_string().chars().take(200).collect(),
+        });
+    if status == StatusCode::FORBIDDEN {
+        return Err(GraphError::Denied {
+            what: call.what.clone(),
+            code: error.code,
+            message: error.message,
+            permission: call.permission,
+        });
+    }
+    Err(GraphError::Service {
+        what: call.what.clone(),
+        status: status.as_u16(),
+        code: error.code,
+        message: error.message,
+    })
 }
 
 /// Whether Graph does not show something *yet*: a new account (`Request_ResourceNotFound`) or

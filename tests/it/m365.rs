@@ -432,6 +432,35 @@ fn throttling_holds_back_the_whole_client_for_its_retry_after() {
     assert!(fake.user("svc-throttled@lab.example").is_some());
     fake.throttle(1, 503, 1);
     create(&fake, "svc-busy@lab.example", &["--generate-password"]).expect_code(0);
+    // Inside a $batch, the throttled requests are sent again after their Retry-After.
+    let mailboxes = cloud_mailboxes(8);
+    fake.throttle(3, 429, 1);
+    let mut grant = with_certificate(&fake).args([
+        "-o",
+        "json",
+        "grant",
+        "--to",
+        "svc-t@lab.example",
+        "--level",
+        "Reviewer",
+    ]);
+    for mailbox in &mailboxes {
+        grant = grant.args(["--mailbox", mailbox]);
+    }
+    let out = grant.run();
+    out.expect_code(0);
+    assert!(
+        out.json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|o| o["action"] == "granted"),
+        "{}",
+        out.stdout
+    );
+    let stats = fake.stats();
+    assert_eq!(stats["throttled"], 6, "{stats}");
+    assert_eq!(stats["inside_retry_after"], 0, "{stats}");
     // A wait longer than --max-backoff ends the run at once, in one line.
     fake.throttle(1, 429, 3600);
     let out = with_certificate(&fake)
@@ -537,6 +566,10 @@ fn calendar_permissions_are_granted_revoked_and_listed_keeping_everyone_elses() 
         role_of(&fake, &mailboxes[0], "My Organization").as_deref(),
         Some("freeBusyRead")
     );
+    // Six mailboxes: their reads in one $batch and their writes in another.
+    let stats = fake.stats();
+    assert!(stats["batches"].as_u64().unwrap() >= 2, "{stats}");
+    assert!(stats["batched_requests"].as_u64().unwrap() >= 12, "{stats}");
     let csv = std::fs::read_to_string(&report).unwrap();
     assert!(
         csv.starts_with("mailbox,grantee,action,level_before,level_after,error\n"),

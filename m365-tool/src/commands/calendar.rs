@@ -15,10 +15,11 @@ use common::{CommandError, ExitStatus};
 use futures::StreamExt as _;
 use reqwest::Method;
 use serde::Serialize;
+use serde_json::Value;
 
 use crate::calendar::{self, Entry, Grantee, Role, Step};
 use crate::context::Context;
-use crate::graph::{Call, Graph, GraphError, segment};
+use crate::graph::{BATCH_LIMIT, Call, Graph, GraphError, segment};
 
 /// Which mailboxes, and how the batch runs.
 #[derive(Debug, Clone, Args)]
@@ -69,6 +70,18 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    fn new(mailbox: &str, grantee: &Grantee) -> Self {
+        Self {
+            mailbox: mailbox.to_owned(),
+            grantee: grantee.to_string(),
+            action: "failed",
+            level_before: None,
+            level_after: None,
+            error: None,
+            failure: None,
+        }
+    }
+
     fn fail(&mut self, error: CommandError) {
         self.error = Some(ErrorRecord::from(&error));
         self.failure = Some(error);
@@ -108,17 +121,19 @@ fn open_mailboxes(args: &BatchArgs) -> Result<mailboxes::Mailboxes, CommandError
     mailboxes::open(&args.mailboxes, args.mailboxes_file.as_deref())
 }
 
-/// Runs `work` on every mailbox, reporting each in input order; the exit status.
+/// Runs `work` on the mailboxes in chunks of up to [`BATCH_LIMIT`] (what has arrived of a
+/// pipe; one `$batch` round trip each), several chunks at once, and reports every mailbox in
+/// input order; the exit status. `work` returns one record per mailbox of its chunk, in order.
 pub async fn run_batch<R, Fut>(
     ctx: &Context,
     args: &BatchArgs,
-    work: impl Fn(Graph, String) -> Fut,
+    work: impl Fn(Graph, Vec<String>) -> Fut,
     record: impl Fn(&R) -> (&'static str, Option<CommandError>, Vec<String>),
     human: impl Fn(&R, &mut std::io::Stdout) -> std::io::Result<()>,
 ) -> Result<ExitStatus, CommandError>
 where
     R: Serialize,
-    Fut: Future<Output = R>,
+    Fut: Future<Output = Vec<R>>,
 {
     let mut report = args
         .report
@@ -148,42 +163,69 @@ where
         Err(e) => Err((String::new(), e.to_string())),
     });
     common::batch::in_order_streamed(
-        items,
+        items.ready_chunks(BATCH_LIMIT),
         concurrency,
         || true,
-        |item| {
+        |chunk: Vec<Result<String, (String, String)>>| {
             let graph = graph.clone();
             let work = &work;
             async move {
-                match item {
-                    Ok(mailbox) => Ok(work(graph, mailbox).await),
-                    Err(bad) => Err(bad),
-                }
+                let mailboxes: Vec<String> = chunk
+                    .iter()
+                    .filter_map(|i| i.as_ref().ok().cloned())
+                    .collect();
+                let mut done = work(graph, mailboxes).await.into_iter();
+                chunk
+                    .into_iter()
+                    .map(|item| match item {
+                        Ok(_) => done.next().ok_or((String::new(), "no outcome".to_owned())),
+                        Err(bad) => Err(bad),
+                    })
+                    .collect::<Vec<_>>()
             }
         },
-        |result| -> Result<(), CommandError> {
-            match result {
-                Ok(r) => {
-                    let (action, error, row) = record(&r);
-                    reporter.item(&r, action, error.as_ref(), |w| human(&r, w))?;
-                    if let Some(report) = report.as_mut() {
-                        let row: Vec<&str> = row.iter().map(String::as_str).collect();
-                        report.write(&row)?;
-                    }
-                }
-                Err((text, problem)) => {
-                    let error = CommandError::new(ExitStatus::ItemsFailed, format!("\"{text}\" is not a mailbox address: {problem}"))
-                        .with_item(&text)
-                        .with_code("input");
-                    let record = serde_json::json!({"mailbox": text, "action": "failed", "error": ErrorRecord::from(&error)});
-                    reporter.item(&record, "failed", Some(&error), |w| writeln!(w, "{:<13}{text}", "failed"))?;
-                }
+        |results: Vec<Result<R, (String, String)>>| -> Result<(), CommandError> {
+            for result in results {
+                report_one(&mut reporter, report.as_mut(), result, &record, &human)?;
             }
             Ok(())
         },
     )
     .await?;
     reporter.finish("")
+}
+
+/// Reports one mailbox's record, or its line that is no address.
+fn report_one<R: Serialize>(
+    reporter: &mut common::report::Reporter,
+    report: Option<&mut CsvReport>,
+    result: Result<R, (String, String)>,
+    record: &impl Fn(&R) -> (&'static str, Option<CommandError>, Vec<String>),
+    human: &impl Fn(&R, &mut std::io::Stdout) -> std::io::Result<()>,
+) -> Result<(), CommandError> {
+    match result {
+        Ok(r) => {
+            let (action, error, row) = record(&r);
+            reporter.item(&r, action, error.as_ref(), |w| human(&r, w))?;
+            if let Some(report) = report {
+                let row: Vec<&str> = row.iter().map(String::as_str).collect();
+                report.write(&row)?;
+            }
+        }
+        Err((text, problem)) => {
+            let error = CommandError::new(
+                ExitStatus::ItemsFailed,
+                format!("\"{text}\" is not a mailbox address: {problem}"),
+            )
+            .with_item(&text)
+            .with_code("input");
+            let record = serde_json::json!({"mailbox": text, "action": "failed", "error": ErrorRecord::from(&error)});
+            reporter.item(&record, "failed", Some(&error), |w| {
+                writeln!(w, "{:<13}{text}", "failed")
+            })?;
+        }
+    }
+    Ok(())
 }
 
 /// The report's columns, as ews-tool writes them.
@@ -224,80 +266,172 @@ fn explain(error: &GraphError, mailbox: &str) -> CommandError {
     error.explain().with_item(mailbox)
 }
 
-/// Makes `change` on `mailbox`'s calendar.
-pub async fn edit(
+/// Every calendar's entries, read in one `$batch` (more than one mailbox); a mailbox Graph
+/// does not show yet is then read on its own, waited for.
+pub async fn entries_of_all(
     graph: &Graph,
-    mailbox: &str,
+    mailboxes: &[String],
+    wait: Duration,
+) -> Vec<Result<Vec<Entry>, GraphError>> {
+    if mailboxes.len() < 2 {
+        let mut all = Vec::new();
+        for mailbox in mailboxes {
+            all.push(entries(graph, mailbox, wait).await);
+        }
+        return all;
+    }
+    let calls: Vec<Call<'_>> = mailboxes
+        .iter()
+        .map(|mailbox| Call {
+            method: Method::GET,
+            path: format!("/users/{}/calendar/calendarPermissions", segment(mailbox)),
+            body: None,
+            what: format!("reading the calendar permissions of {mailbox}"),
+            permission: "Calendars.ReadWrite",
+        })
+        .collect();
+    let answers = match graph.batch(&calls).await {
+        Ok(answers) => answers,
+        Err(error) => return mailboxes.iter().map(|_| Err(error.clone())).collect(),
+    };
+    let mut all = Vec::with_capacity(mailboxes.len());
+    for (mailbox, answer) in mailboxes.iter().zip(answers) {
+        all.push(match answer {
+            Ok((_, value)) => Ok(calendar::read_entries(&value)),
+            Err(error) if crate::graph::not_there_yet(&error) => {
+                entries(graph, mailbox, wait).await
+            }
+            Err(error) => Err(error),
+        });
+    }
+    all
+}
+
+/// Makes `change` on each of `mailboxes`' calendars: the reads in one `$batch`, the writes in
+/// another.
+pub async fn edit_all(
+    graph: &Graph,
+    mailboxes: &[String],
     grantee: &Grantee,
     change: Change,
     dry_run: bool,
     wait: Duration,
-) -> Outcome {
-    let mut outcome = Outcome {
-        mailbox: mailbox.to_owned(),
-        grantee: grantee.to_string(),
-        action: "failed",
-        level_before: None,
-        level_after: None,
-        error: None,
-        failure: None,
-    };
-    let entries = match entries(graph, mailbox, wait).await {
-        Ok(entries) => entries,
-        Err(error) => {
-            outcome.fail(explain(&error, mailbox));
-            return outcome;
+) -> Vec<Outcome> {
+    let read = entries_of_all(graph, mailboxes, wait).await;
+    let mut outcomes = Vec::with_capacity(mailboxes.len());
+    let mut writes: Vec<(usize, &'static str, Method, String, Option<Value>)> = Vec::new();
+    for (mailbox, entries) in mailboxes.iter().zip(read) {
+        let planned = entries
+            .map_err(|error| explain(&error, mailbox))
+            .and_then(|entries| plan(mailbox, &entries, grantee, change));
+        match planned {
+            Ok((outcome, action, call)) => {
+                if let (Some((method, path, body)), false) = (call, dry_run) {
+                    writes.push((outcomes.len(), action, method, path, body));
+                }
+                outcomes.push(finish(outcome, action, dry_run));
+            }
+            Err(error) => {
+                let mut outcome = Outcome::new(mailbox, grantee);
+                outcome.fail(error);
+                outcomes.push(outcome);
+            }
+        }
+    }
+    if writes.is_empty() {
+        return outcomes;
+    }
+    let calls: Vec<Call<'_>> = writes
+        .iter()
+        .map(|(i, _, method, path, body)| Call {
+            method: method.clone(),
+            path: path.clone(),
+            body: body.as_ref(),
+            what: format!(
+                "changing the calendar permissions of {}",
+                outcomes[*i].mailbox
+            ),
+            permission: "Calendars.ReadWrite",
+        })
+        .collect();
+    let sent: Vec<Result<(), GraphError>> = if calls.len() == 1 {
+        vec![graph.send(&calls[0]).await.map(drop)]
+    } else {
+        match graph.batch(&calls).await {
+            Ok(answers) => answers.into_iter().map(|a| a.map(drop)).collect(),
+            Err(error) => calls.iter().map(|_| Err(error.clone())).collect(),
         }
     };
-    outcome.level_before = calendar::find(&entries, grantee).map(|e| e.role.clone());
+    for ((i, action, ..), result) in writes.iter().zip(sent) {
+        let outcome = &mut outcomes[*i];
+        match result {
+            Ok(()) => outcome.action = action,
+            Err(error) => {
+                let mailbox = outcome.mailbox.clone();
+                outcome.fail(explain(&error, &mailbox));
+            }
+        }
+    }
+    outcomes
+}
+
+/// A planned change: the outcome so far, the action it will be, and the request to send.
+type Planned = (
+    Outcome,
+    &'static str,
+    Option<(Method, String, Option<Value>)>,
+);
+
+/// What `change` needs on a calendar with `entries`.
+fn plan(
+    mailbox: &str,
+    entries: &[Entry],
+    grantee: &Grantee,
+    change: Change,
+) -> Result<Planned, CommandError> {
+    let mut outcome = Outcome::new(mailbox, grantee);
+    outcome.level_before = calendar::find(entries, grantee).map(|e| e.role.clone());
     let step = match change {
-        Change::Grant(role) => calendar::plan_grant(&entries, grantee, role),
-        Change::Revoke => calendar::plan_revoke(&entries, grantee),
+        Change::Grant(role) => calendar::plan_grant(entries, grantee, role),
+        Change::Revoke => calendar::plan_revoke(entries, grantee),
     };
     let permissions = format!("/users/{}/calendar/calendarPermissions", segment(mailbox));
-    let (action, call) = match (&step, change) {
+    let (action, call) = match (step, change) {
         (Step::Nothing, Change::Grant(_)) => ("unchanged", None),
         (Step::Nothing, Change::Revoke) => ("absent", None),
         (Step::Patch { id, body }, _) => (
             "updated",
             Some((
                 Method::PATCH,
-                format!("{permissions}/{}", segment(id)),
+                format!("{permissions}/{}", segment(&id)),
                 Some(body),
             )),
         ),
-        (Step::Post { body }, _) => (
-            "granted",
-            Some((Method::POST, permissions.clone(), Some(body))),
-        ),
+        (Step::Post { body }, _) => ("granted", Some((Method::POST, permissions, Some(body)))),
         (Step::Delete { id }, _) => (
             "revoked",
             Some((
                 Method::DELETE,
-                format!("{permissions}/{}", segment(id)),
+                format!("{permissions}/{}", segment(&id)),
                 None,
             )),
         ),
         (Step::NotRemovable, _) => {
-            let error = CommandError::new(
+            return Err(CommandError::new(
                 ExitStatus::ItemsFailed,
                 "the My Organization entry (Default) cannot be removed",
             )
             .with_hint("give it a role instead: m365-tool grant --to Default --level None")
             .with_code("not-removable")
-            .with_item(mailbox);
-            outcome.fail(error);
-            return outcome;
+            .with_item(mailbox));
         }
         (Step::NoDefault, _) => {
-            let error = CommandError::new(
+            return Err(CommandError::new(
                 ExitStatus::ItemsFailed,
                 "the calendar shows no My Organization entry to give a role",
             )
             .with_code("no-default")
-            .with_item(mailbox);
-            outcome.fail(error);
-            return outcome;
+            .with_item(mailbox));
         }
     };
     outcome.level_after = match change {
@@ -307,31 +441,19 @@ pub async fn edit(
     if action == "unchanged" {
         outcome.level_after.clone_from(&outcome.level_before);
     }
-    let Some((method, path, body)) = call else {
-        outcome.action = action;
-        return outcome;
+    Ok((outcome, action, call))
+}
+
+/// The outcome before its write is sent: final when nothing is sent, or planned under
+/// `--dry-run`; else still `failed` until the write's answer says otherwise.
+fn finish(mut outcome: Outcome, action: &'static str, dry_run: bool) -> Outcome {
+    outcome.action = match (action, dry_run) {
+        ("unchanged" | "absent", _) => action,
+        ("granted", true) => "would-grant",
+        ("updated", true) => "would-update",
+        ("revoked", true) => "would-revoke",
+        _ => "failed",
     };
-    if dry_run {
-        outcome.action = match action {
-            "granted" => "would-grant",
-            "updated" => "would-update",
-            _ => "would-revoke",
-        };
-        return outcome;
-    }
-    let sent = graph
-        .send(&Call {
-            method,
-            path,
-            body,
-            what: format!("changing the calendar permissions of {mailbox}"),
-            permission: "Calendars.ReadWrite",
-        })
-        .await;
-    match sent {
-        Ok(_) => outcome.action = action,
-        Err(error) => outcome.fail(explain(&error, mailbox)),
-    }
     outcome
 }
 

@@ -42,10 +42,10 @@ pub async fn run(args: GrantArgs, ctx: &Context) -> Result<ExitStatus, CommandEr
     calendar::run_batch(
         ctx,
         &args.batch,
-        |graph, mailbox| async move {
-            calendar::edit(
+        |graph, mailboxes| async move {
+            calendar::edit_all(
                 &graph,
-                &mailbox,
+                &mailboxes,
                 grantee,
                 Change::Grant(role),
                 dry_run,

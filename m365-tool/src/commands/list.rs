@@ -54,32 +54,39 @@ pub async fn run(args: ListArgs, ctx: &Context) -> Result<ExitStatus, CommandErr
     calendar::run_batch(
         ctx,
         &args.batch,
-        |graph, mailbox| async move {
-            let mut record = CalendarRecord {
-                mailbox: mailbox.clone(),
-                entries: Vec::new(),
-                error: None,
-                failure: None,
-            };
-            match calendar::entries(&graph, &mailbox, wait).await {
-                Ok(entries) => {
-                    record.entries = entries
-                        .into_iter()
-                        .map(|e| EntryRecord {
-                            user: e.address.clone().unwrap_or_else(|| e.name.clone()),
-                            name: e.name,
-                            role: e.role,
-                            removable: e.removable,
-                        })
-                        .collect();
-                }
-                Err(error) => {
-                    let failure = error.explain().with_item(&mailbox);
-                    record.error = Some(ErrorRecord::from(&failure));
-                    record.failure = Some(failure);
-                }
-            }
-            record
+        |graph, mailboxes| async move {
+            let read = calendar::entries_of_all(&graph, &mailboxes, wait).await;
+            mailboxes
+                .into_iter()
+                .zip(read)
+                .map(|(mailbox, entries)| {
+                    let mut record = CalendarRecord {
+                        mailbox: mailbox.clone(),
+                        entries: Vec::new(),
+                        error: None,
+                        failure: None,
+                    };
+                    match entries {
+                        Ok(entries) => {
+                            record.entries = entries
+                                .into_iter()
+                                .map(|e| EntryRecord {
+                                    user: e.address.clone().unwrap_or_else(|| e.name.clone()),
+                                    name: e.name,
+                                    role: e.role,
+                                    removable: e.removable,
+                                })
+                                .collect();
+                        }
+                        Err(error) => {
+                            let failure = error.explain().with_item(&mailbox);
+                            record.error = Some(ErrorRecord::from(&failure));
+                            record.failure = Some(failure);
+                        }
+                    }
+                    record
+                })
+                .collect::<Vec<_>>()
         },
         |record: &CalendarRecord| {
             let action = if record.failure.is_some() {

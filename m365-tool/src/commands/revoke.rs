@@ -34,8 +34,8 @@ pub async fn run(args: RevokeArgs, ctx: &Context) -> Result<ExitStatus, CommandE
     calendar::run_batch(
         ctx,
         &args.batch,
-        |graph, mailbox| async move {
-            calendar::edit(&graph, &mailbox, grantee, Change::Revoke, dry_run, wait).await
+        |graph, mailboxes| async move {
+            calendar::edit_all(&graph, &mailboxes, grantee, Change::Revoke, dry_run, wait).await
         },
         calendar::reported,
         calendar::human,

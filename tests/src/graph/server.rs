@@ -38,6 +38,10 @@ pub struct Stats {
     pub inside_retry_after: u64,
     /// 403s for a missing permission.
     pub forbidden: u64,
+    /// `$batch` requests.
+    pub batches: u64,
+    /// Requests carried inside them.
+    pub batched_requests: u64,
     /// Graph requests by `METHOD operation`.
     pub operations: HashMap<String, u64>,
 }
@@ -69,8 +73,8 @@ pub struct State {
     pub faults: Faults,
     /// Counts.
     pub stats: Stats,
-    /// Until when the last throttling answer asked clients to wait.
-    pub retry_until: Option<Instant>,
+    /// When the last throttling answer was given, and until when it asked clients to wait.
+    pub retry: Option<(Instant, Instant)>,
     /// When each account was created (by a client).
     pub created: HashMap<String, Instant>,
     /// When each account got a licence with an Exchange plan.
@@ -225,6 +229,7 @@ impl Simulator {
     }
 
     async fn handle(self: &Arc<Self>, request: Request<Incoming>) -> Response<Body> {
+        let arrived = Instant::now();
         let (parts, body) = request.into_parts();
         let body = match Limited::new(body, 4 * 1024 * 1024).collect().await {
             Ok(collected) => collected.to_bytes(),
@@ -257,28 +262,24 @@ impl Simulator {
             Ok(roles) => roles,
             Err(response) => return *response,
         };
-        if let Some(response) = self.throttle() {
-            return response;
+        if parts.method == Method::POST && graph_path == "/$batch" {
+            return self.batch(&body, &roles);
         }
-        let handled = self.route(&parts.method, graph_path, &query, &body, &roles);
-        let operation = format!("{} {}", parts.method, operation_name(graph_path));
-        *lock(&self.state)
-            .stats
-            .operations
-            .entry(operation)
-            .or_default() += 1;
-        if let Some(kind) = handled.request_type {
-            self.capture("request", kind, &body);
-        }
-        let Some(value) = &handled.body else {
+        let (status, wait, value) =
+            self.serve_one(&parts.method, graph_path, &query, &body, &roles, arrived);
+        let mut response = if let Some(value) = value {
+            answer(status, &value)
+        } else {
             let mut response = Response::new(Full::new(Bytes::new()));
-            *response.status_mut() = handled.status;
-            return response;
+            *response.status_mut() = status;
+            response
         };
-        if let Some(kind) = handled.response_type {
-            self.capture("response", kind, value.to_string().as_bytes());
+        if let Some(wait) = wait
+            && let Ok(value) = wait.to_string().parse()
+        {
+            response.headers_mut().insert("Retry-After", value);
         }
-        answer(handled.status, value)
+        response
     }
 
     fn token(&self, tenant: &str, host: &str, path: &str, body: &[u8]) -> Response<Body> {
@@ -331,11 +332,15 @@ impl Simulator {
         }
     }
 
-    fn throttle(&self) -> Option<Response<Body>> {
+    /// A throttling answer for this request, when a fault asks for one: its status, its
+    /// `Retry-After` seconds and its body.
+    /// `arrived`: when the request (or its batch) arrived; one that arrived after a throttling
+    /// answer and before its `Retry-After` ran out is counted.
+    fn throttle(&self, arrived: Instant) -> Option<(StatusCode, u64, Value)> {
         let mut state = lock(&self.state);
         if state
-            .retry_until
-            .is_some_and(|until| Instant::now() < until)
+            .retry
+            .is_some_and(|(given, until)| given < arrived && arrived < until)
         {
             state.stats.inside_retry_after += 1;
         }
@@ -345,21 +350,110 @@ impl Simulator {
         state.faults.throttle_count -= 1;
         state.stats.throttled += 1;
         let wait = state.faults.retry_after;
-        state.retry_until = Some(Instant::now() + Duration::from_secs(wait));
-        let status = if state.faults.throttle_status == 503 {
-            StatusCode::SERVICE_UNAVAILABLE
+        let now = Instant::now();
+        state.retry = Some((now, now + Duration::from_secs(wait)));
+        Some(if state.faults.throttle_status == 503 {
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                wait,
+                error_body("serviceNotAvailable", "Service unavailable."),
+            )
         } else {
-            StatusCode::TOO_MANY_REQUESTS
-        };
-        let mut response = if status == StatusCode::TOO_MANY_REQUESTS {
-            odata_error(status, "TooManyRequests", "Too many requests.")
-        } else {
-            odata_error(status, "serviceNotAvailable", "Service unavailable.")
-        };
-        if let Ok(value) = wait.to_string().parse() {
-            response.headers_mut().insert("Retry-After", value);
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                wait,
+                error_body("TooManyRequests", "Too many requests."),
+            )
+        })
+    }
+
+    /// One request inside or outside a batch: throttled, or routed, counted and captured.
+    fn serve_one(
+        &self,
+        method: &Method,
+        path: &str,
+        query: &str,
+        body: &[u8],
+        roles: &[String],
+        arrived: Instant,
+    ) -> (StatusCode, Option<u64>, Option<Value>) {
+        if let Some((status, wait, value)) = self.throttle(arrived) {
+            return (status, Some(wait), Some(value));
         }
-        Some(response)
+        let handled = self.route(method, path, query, body, roles);
+        let operation = format!("{method} {}", operation_name(path));
+        *lock(&self.state)
+            .stats
+            .operations
+            .entry(operation)
+            .or_default() += 1;
+        if let Some(kind) = handled.request_type {
+            self.capture("request", kind, body);
+        }
+        if let (Some(kind), Some(value)) = (handled.response_type, &handled.body) {
+            self.capture("response", kind, value.to_string().as_bytes());
+        }
+        (handled.status, None, handled.body)
+    }
+
+    /// `POST /$batch`: up to 20 requests, each answered as if sent alone (throttling
+    /// included), in one answer.
+    fn batch(&self, body: &[u8], roles: &[String]) -> Response<Body> {
+        let arrived = Instant::now();
+        let Ok(envelope) = serde_json::from_slice::<Value>(body) else {
+            return odata_error(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                "Invalid batch payload.",
+            );
+        };
+        let Some(requests) = envelope.get("requests").and_then(Value::as_array) else {
+            return odata_error(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                "Invalid batch payload: no requests.",
+            );
+        };
+        if requests.len() > 20 {
+            return odata_error(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                "The number of batch requests in the payload exceeds the limit of 20.",
+            );
+        }
+        {
+            let mut state = lock(&self.state);
+            state.stats.batches += 1;
+            state.stats.batched_requests += requests.len() as u64;
+        }
+        let mut responses = Vec::with_capacity(requests.len());
+        for request in requests {
+            let id = request["id"].clone();
+            let method = request["method"]
+                .as_str()
+                .unwrap_or("GET")
+                .parse::<Method>()
+                .unwrap_or(Method::GET);
+            let url = request["url"].as_str().unwrap_or("");
+            let url = format!("/{}", url.trim_start_matches('/'));
+            let (path, query) = url.split_once('?').unwrap_or((url.as_str(), ""));
+            let sub_body = request
+                .get("body")
+                .map(|b| b.to_string().into_bytes())
+                .unwrap_or_default();
+            let (status, wait, value) =
+                self.serve_one(&method, path, query, &sub_body, roles, arrived);
+            let mut headers = json!({"Content-Type": "application/json"});
+            if let Some(wait) = wait {
+                headers["Retry-After"] = json!(wait.to_string());
+            }
+            let mut response = json!({"id": id, "status": status.as_u16(), "headers": headers});
+            if let Some(value) = value {
+                response["body"] = value;
+            }
+            responses.push(response);
+        }
+        answer(StatusCode::OK, &json!({"responses": responses}))
     }
 
     fn route(
