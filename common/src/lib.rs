@@ -24,6 +24,8 @@
 //! - [`interrupt`]: Ctrl-C and SIGTERM: finish what is in flight, then stop.
 //! - [`help`]: help templates whose examples are printed as written.
 //! - [`progress`]: a live progress line on a terminal, a plain one under `-v` elsewhere.
+//! - [`journal`]: the durable record of a run that writes calendar permissions, to resume or
+//!   undo it.
 //!
 //! Protocol code (LDAP, EWS) lives in the tools themselves.
 #![warn(missing_docs)]
@@ -39,6 +41,7 @@ pub mod files;
 pub mod filetime;
 pub mod help;
 pub mod interrupt;
+pub mod journal;
 #[cfg(feature = "kerberos")]
 pub mod kerberos;
 pub mod logging;

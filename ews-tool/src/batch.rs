@@ -300,23 +300,12 @@ async fn converge(
         }
         if let Some(journal) = job.journal {
             journal
-                .durable(&Record::Intent {
+                .intend(&Record::Intent {
                     mailbox: mailbox.to_string(),
                     before: current,
                     after: target,
                 })
-                .await
-                .map_err(|e| {
-                    CommandError::new(
-                        ExitStatus::ItemsFailed,
-                        format!(
-                            "cannot write the journal {}: {e}; no calendar was changed without its record",
-                            journal.path().display()
-                        ),
-                    )
-                    .with_hint("free space or choose another --journal, then run the same command again")
-                    .with_code("journal")
-                })?;
+                .await?;
         }
         match client.set_permissions(mailbox, &folder.id, &set).await {
             Ok(_) => return Ok(Done::new(mailbox, request, action, current, target)),

@@ -3,7 +3,8 @@
 //! role names) as a Graph role, a level Graph has no role for refused with the nearest ones,
 //! and what a grant or revoke must send given the entries there are: nothing, a `PATCH` of
 //! `role` where the grantee has an entry, a `POST` where not, a `DELETE`; the non-removable
-//! "My Organization" entry (Default) only ever given a role.
+//! "My Organization" entry (Default) only ever given a role; the grantee's entry as a journal
+//! records it ([`RoleState`]) and what an undo does with it.
 
 use std::fmt;
 
@@ -265,6 +266,91 @@ pub fn plan_revoke(entries: &[Entry], grantee: &Grantee) -> Step {
     }
 }
 
+/// The grantee's entry as a journal records it: none, or a role.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum RoleState {
+    /// No entry.
+    Absent,
+    /// An entry with this role (Graph's name; `custom` for rights Graph does not name).
+    Role {
+        /// The role.
+        role: String,
+    },
+}
+
+impl RoleState {
+    /// The grantee's entry among `entries`.
+    pub fn of(entries: &[Entry], grantee: &Grantee) -> Self {
+        find(entries, grantee).map_or(RoleState::Absent, |e| RoleState::Role {
+            role: Role::from_name(&e.role).map_or_else(|| e.role.clone(), |r| r.name().to_owned()),
+        })
+    }
+
+    /// An entry with `role`.
+    pub fn with(role: Role) -> Self {
+        RoleState::Role {
+            role: role.name().to_owned(),
+        }
+    }
+
+    /// The role, if there is an entry.
+    pub fn role(&self) -> Option<&str> {
+        match self {
+            RoleState::Absent => None,
+            RoleState::Role { role } => Some(role),
+        }
+    }
+}
+
+impl fmt::Display for RoleState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RoleState::Absent => f.write_str("no entry"),
+            RoleState::Role { role } => f.write_str(role),
+        }
+    }
+}
+
+/// What leaving `grantee`'s entry as `target` needs; `Err` with the role when Graph cannot
+/// set it (`custom`: rights set through EWS or Outlook that no role names).
+pub fn plan_state(
+    entries: &[Entry],
+    grantee: &Grantee,
+    target: &RoleState,
+) -> Result<Step, String> {
+    match target {
+        RoleState::Absent => Ok(plan_revoke(entries, grantee)),
+        RoleState::Role { role } => match Role::from_name(role) {
+            Some(known) if known != Role::Custom => Ok(plan_grant(entries, grantee, known)),
+            _ => Err(role.clone()),
+        },
+    }
+}
+
+/// What an undo does with one calendar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Undo {
+    /// The entry is already as it was before the run.
+    AlreadyBefore,
+    /// Someone changed the entry since the run: left alone.
+    ChangedSince,
+    /// Put it back to this.
+    Restore(RoleState),
+}
+
+/// What undoing a run that took the grantee's entry from `before` to `after` does, with the
+/// entry now `current`: put back only what the run left, unless `force`.
+pub fn plan_undo(current: &RoleState, before: &RoleState, after: &RoleState, force: bool) -> Undo {
+    if current == before {
+        Undo::AlreadyBefore
+    } else if current != after && !force {
+        Undo::ChangedSince
+    } else {
+        Undo::Restore(before.clone())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -331,5 +417,60 @@ mod tests {
             }
         );
         assert_eq!(plan_revoke(&entries, &svc), Step::Nothing);
+    }
+
+    #[test]
+    fn a_state_is_read_and_set_back_as_graph_allows() {
+        let entries = entries();
+        let anna = Grantee::Address("anna@lab.example".into());
+        let svc = Grantee::Address("svc@lab.example".into());
+        assert_eq!(RoleState::of(&entries, &anna), RoleState::with(Role::Read));
+        assert_eq!(RoleState::of(&entries, &svc), RoleState::Absent);
+        assert_eq!(
+            RoleState::of(&entries, &Grantee::Default),
+            RoleState::with(Role::FreeBusyRead)
+        );
+        assert_eq!(
+            plan_state(&entries, &anna, &RoleState::Absent),
+            Ok(Step::Delete {
+                id: "QW5uYQ==".into()
+            })
+        );
+        assert!(matches!(
+            plan_state(&entries, &svc, &RoleState::with(Role::Write)),
+            Ok(Step::Post { .. })
+        ));
+        assert_eq!(
+            plan_state(&entries, &anna, &RoleState::with(Role::Custom)),
+            Err("custom".to_owned())
+        );
+        let text = serde_json::to_string(&RoleState::with(Role::Write)).unwrap();
+        assert_eq!(text, r#"{"state":"role","role":"write"}"#);
+    }
+
+    #[test]
+    fn an_undo_puts_back_only_what_the_run_left() {
+        let (absent, write, read) = (
+            RoleState::Absent,
+            RoleState::with(Role::Write),
+            RoleState::with(Role::Read),
+        );
+        assert_eq!(
+            plan_undo(&write, &absent, &write, false),
+            Undo::Restore(absent.clone())
+        );
+        assert_eq!(
+            plan_undo(&absent, &absent, &write, false),
+            Undo::AlreadyBefore
+        );
+        assert_eq!(plan_undo(&read, &absent, &write, false), Undo::ChangedSince);
+        assert_eq!(
+            plan_undo(&read, &absent, &write, true),
+            Undo::Restore(absent.clone())
+        );
+        assert_eq!(
+            plan_undo(&absent, &read, &RoleState::Absent, false),
+            Undo::Restore(read)
+        );
     }
 }

@@ -227,6 +227,11 @@ impl Graph {
         })
     }
 
+    /// Graph's v1.0 root this client talks to (`https://graph.microsoft.com/v1.0`).
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     /// Signs in now (so a refused sign-in is the first thing said).
     pub async fn sign_in(&self) -> Result<(), GraphError> {
         self.signin.token(&self.http).await.map(drop)

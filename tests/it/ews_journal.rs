@@ -402,15 +402,6 @@ fn a_second_signal_exits_at_once_and_the_journal_still_resumes() {
     }
 }
 
-/// Unmounts a file system the test mounted, however the test ends.
-struct Unmount<'a>(&'a std::path::Path);
-
-impl Drop for Unmount<'_> {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(self.0).status();
-    }
-}
-
 #[test]
 fn a_full_disk_stops_the_run_with_no_calendar_written_without_its_record() {
     let fake = exchange_with(&json!({}));
@@ -418,18 +409,7 @@ fn a_full_disk_stops_the_run_with_no_calendar_written_without_its_record() {
     let mailboxes = amsterdam_mailboxes();
     let dir = tempfile::tempdir().unwrap();
     let small = dir.path().join("small");
-    std::fs::create_dir(&small).unwrap();
-    // A file system of one page: the header and a few mailboxes fit, then it is full.
-    let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=4k", "tmpfs"])
-        .arg(&small)
-        .status()
-        .unwrap();
-    assert!(
-        mounted.success(),
-        "mount a small tmpfs (the lab runs as root)"
-    );
-    let _unmount = Unmount(&small);
+    let _disk = crate::support::SmallDisk::mount(&small);
     let journal = small.join("grant.jsonl");
     let tool = ews_to(&fake)
         .args(["-o", "jsonl", "grant", "--to", GRANTEE, "--level", "Author"])

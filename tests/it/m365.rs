@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::support::dc;
 
-fn start() -> FakeGraph {
+pub(crate) fn start() -> FakeGraph {
     FakeGraph::start(dc()).unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -32,7 +32,7 @@ fn m365_as(fake: &FakeGraph, tenant: &str, client_id: &str) -> Tool {
 }
 
 /// … signing in with the app's certificate.
-fn with_certificate(fake: &FakeGraph) -> Tool {
+pub(crate) fn with_certificate(fake: &FakeGraph) -> Tool {
     m365(fake).arg("--certificate").arg(&fake.certificate)
 }
 
@@ -479,7 +479,7 @@ fn throttling_holds_back_the_whole_client_for_its_retry_after() {
 }
 
 /// The first `n` of the lab's cloud mailboxes.
-fn cloud_mailboxes(n: usize) -> Vec<String> {
+pub(crate) fn cloud_mailboxes(n: usize) -> Vec<String> {
     lab::fake_graph::cloud_mailboxes(dc())
         .as_array()
         .unwrap()
@@ -489,7 +489,7 @@ fn cloud_mailboxes(n: usize) -> Vec<String> {
         .collect()
 }
 
-fn role_of(fake: &FakeGraph, mailbox: &str, who: &str) -> Option<String> {
+pub(crate) fn role_of(fake: &FakeGraph, mailbox: &str, who: &str) -> Option<String> {
     fake.calendar(mailbox)
         .as_array()
         .unwrap()

@@ -26,6 +26,7 @@ mod ews_permissions;
 mod ews_resilience;
 mod help;
 mod m365;
+mod m365_journal;
 mod output_shape;
 mod peer_exchangelib;
 mod progress;

@@ -477,3 +477,31 @@ pub fn invalid(schema: &Path, files: &[PathBuf]) -> Vec<String> {
     );
     failures
 }
+
+/// A file system of one page (4 KiB) mounted on `dir`, unmounted when dropped however the
+/// test ends: a disk that fills after a few lines.
+pub struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    /// Mounts it (the lab runs as root).
+    #[track_caller]
+    pub fn mount(dir: &std::path::Path) -> Self {
+        std::fs::create_dir_all(dir).unwrap();
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=4k", "tmpfs"])
+            .arg(dir)
+            .status()
+            .unwrap();
+        assert!(
+            mounted.success(),
+            "mount a small tmpfs (the lab runs as root)"
+        );
+        Self(dir.to_owned())
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}

@@ -43,6 +43,12 @@ impl FakeGraph {
     /// Starts a simulator with the lab's app registered (secret and certificate) and every
     /// permission the tool needs granted.
     pub fn start(dc: &SambaDc) -> Result<Self, String> {
+        Self::start_with(dc, &cloud_mailboxes(dc))
+    }
+
+    /// … with these mailboxes (`[{"upn": …, "displayName": …}]`) instead of the lab's cloud
+    /// mailboxes.
+    pub fn start_with(dc: &SambaDc, mailboxes: &Value) -> Result<Self, String> {
         let dir = tempfile::Builder::new()
             .prefix("fake-graph-")
             .tempdir_in(&dc.dir)
@@ -97,7 +103,7 @@ impl FakeGraph {
             ])
             .arg("--capture-dir")
             .arg(&capture_dir)
-            .args(["--mailboxes", &cloud_mailboxes(dc).to_string()]);
+            .args(["--mailboxes", &mailboxes.to_string()]);
         let served = Served::spawn(&mut command, "fake-graph")?;
         Ok(Self {
             url: served.url.clone(),
@@ -128,6 +134,11 @@ impl FakeGraph {
             "/faults",
             Some(&json!({"throttle_count": count, "throttle_status": status, "retry_after": retry_after})),
         );
+    }
+
+    /// Makes every Graph request (a `$batch` as a whole) take this long.
+    pub fn set_latency(&self, ms: u64) {
+        self.call("PUT", "/faults", Some(&json!({"latency_ms": ms})));
     }
 
     /// Grants the app exactly these application permissions.

@@ -13,9 +13,10 @@ use crate::cli::{BatchArgs, Cli, MailboxArgs, PASSWORD_ENV};
 use crate::client::EwsClient;
 use crate::context::Context;
 use crate::error::Who;
-use crate::journal::{self, Journal};
+use crate::journal;
 use crate::mailboxes::{self, Mailboxes};
 use crate::outcome::{MailboxOutcome, MailboxRecord, ReportFile};
+use common::journal::Resume;
 
 pub mod autodiscover;
 pub mod check;
@@ -121,48 +122,6 @@ pub(crate) async fn prepare(
         concurrency,
         client,
     })
-}
-
-/// How a run that stops early tells the operator to finish it.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Resume {
-    /// The journal, when the run keeps one.
-    pub journal: Option<std::path::PathBuf>,
-}
-
-impl Resume {
-    /// The hint of an interrupted run: the command that finishes it.
-    fn hint(&self) -> String {
-        match &self.journal {
-            None => {
-                "run the same command again to finish: calendars already done come out unchanged"
-                    .to_owned()
-            }
-            Some(path) => format!(
-                "the journal is {}; to finish, run: {}",
-                path.display(),
-                resume_command(path)
-            ),
-        }
-    }
-}
-
-/// This run's command line with `--journal PATH` (once), quoted for a shell.
-fn resume_command(journal: &std::path::Path) -> String {
-    let mut words: Vec<String> = std::env::args().collect();
-    let journal = journal.display().to_string();
-    let has_journal = words
-        .iter()
-        .any(|w| w == "--journal" || w.starts_with("--journal="));
-    if !has_journal {
-        words.push("--journal".into());
-        words.push(journal);
-    }
-    words
-        .iter()
-        .map(|w| shlex::try_quote(w).map_or_else(|_| w.clone(), std::borrow::Cow::into_owned))
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// Runs `work` on every mailbox, with `concurrency` requests at once, reporting each record in input order as
@@ -272,72 +231,6 @@ where
     Ok(reporter)
 }
 
-/// Where the run's journal goes: `--journal`, or a new file in the state directory.
-pub(crate) fn journal_path(
-    asked: Option<&std::path::Path>,
-    command: &str,
-) -> Result<std::path::PathBuf, CommandError> {
-    match asked {
-        Some(path) => Ok(path.to_owned()),
-        None => journal::default_path(command).ok_or_else(|| {
-            CommandError::usage("no place for the journal: neither XDG_STATE_HOME nor HOME is set")
-                .with_hint("name one with --journal FILE")
-                .with_code("journal")
-        }),
-    }
-}
-
-/// Opens the journal of a writing run (a dry run keeps none): what an earlier run recorded in
-/// it, which must be the same run, and the header of this one.
-pub(crate) async fn open_journal(
-    ctx: &Context,
-    path: &std::path::Path,
-    header: journal::Header,
-) -> Result<(Journal, journal::Contents), CommandError> {
-    let failed = |e: journal::JournalError| {
-        CommandError::usage(format!("cannot use the journal: {e}"))
-            .with_hint("choose another --journal FILE")
-            .with_code("journal")
-    };
-    let earlier = if path.exists() {
-        journal::read(path).map_err(failed)?
-    } else {
-        journal::Contents::default()
-    };
-    let mut header = header;
-    if let Some(first) = &earlier.header {
-        if !first.same_run(&header) {
-            return Err(CommandError::usage(format!(
-                "the journal {} records another run ({} {}{}); it resumes only the same command",
-                path.display(),
-                first.command,
-                first.grantee,
-                first
-                    .level
-                    .as_deref()
-                    .map(|l| format!(" {l}"))
-                    .unwrap_or_default()
-            ))
-            .with_hint("give that run's command again, or a new --journal FILE")
-            .with_code("journal"));
-        }
-        header.resumed = true;
-    }
-    let journal = Journal::open(path, &header).await.map_err(failed)?;
-    if !ctx.global.quiet {
-        let done = earlier.mailboxes.iter().filter(|(_, h)| h.done()).count();
-        if header.resumed {
-            eprintln!(
-                "ews-tool: journal: {} (resumed: {done} mailboxes done earlier are skipped)",
-                path.display()
-            );
-        } else {
-            eprintln!("ews-tool: journal: {}", path.display());
-        }
-    }
-    Ok((journal, earlier))
-}
-
 /// Grant or revoke on every mailbox: the records, the journal, the CSV report and the
 /// summary.
 pub async fn run_edits(
@@ -371,8 +264,9 @@ pub async fn run_edits(
     let (journal, earlier) = if request.dry_run {
         (None, journal::Contents::default())
     } else {
-        let path = journal_path(batch_args.journal.as_deref(), command)?;
+        let path = common::journal::path_for(batch_args.journal.as_deref(), command)?;
         let header = journal::Header {
+            tool: Some(journal::TOOL.to_owned()),
             command: command.to_owned(),
             grantee: grantee.clone(),
             level: match request.change {
@@ -386,7 +280,8 @@ pub async fn run_edits(
             undoes: None,
             resumed: false,
         };
-        let (journal, earlier) = open_journal(ctx, &path, header).await?;
+        let (journal, earlier) =
+            common::journal::open_for_run(&path, header, ctx.global.quiet).await?;
         (Some(journal), earlier)
     };
     let resume = Resume {
@@ -397,7 +292,7 @@ pub async fn run_edits(
     let history: std::collections::HashMap<String, journal::MailboxHistory> =
         earlier.mailboxes.into_iter().collect();
     let history = &history;
-    let mailboxes = skip_done(mailboxes, history);
+    let mailboxes = common::journal::skip_done(mailboxes, history);
     let (client_ref, request_ref, journal_ref) = (&client, &request, journal.as_ref());
     let result = each_mailbox(
         ctx,
@@ -407,8 +302,7 @@ pub async fn run_edits(
         move |mailbox| async move {
             let earlier = history
                 .get(&mailbox.as_str().to_ascii_lowercase())
-                .filter(|h| h.in_flight())
-                .and_then(|h| h.before.zip(h.after));
+                .and_then(journal::MailboxHistory::in_flight_write);
             let job = MailboxJob {
                 journal: journal_ref,
                 earlier,
@@ -423,43 +317,12 @@ pub async fn run_edits(
     )
     .await;
     if let Some(journal) = journal {
-        let closed = journal.close(result.is_ok()).await;
-        if let (Ok(_), Err(e)) = (&result, closed) {
-            return Err(CommandError::new(
-                ExitStatus::ItemsFailed,
-                format!("cannot finish the journal: {e}"),
-            )
-            .with_code("journal"));
+        let finished = journal.finish(result.is_ok()).await;
+        if result.is_ok() {
+            finished?;
         }
     }
     result?.finish(&client_summary(&client))
-}
-
-/// The mailboxes a journal does not record as done (a resumed run).
-fn skip_done(
-    mailboxes: Mailboxes,
-    history: &std::collections::HashMap<String, journal::MailboxHistory>,
-) -> Mailboxes {
-    let done = history.values().filter(|h| h.done()).count();
-    if done == 0 {
-        return mailboxes;
-    }
-    let done_set: std::collections::HashSet<String> = history
-        .iter()
-        .filter(|(_, h)| h.done())
-        .map(|(m, _)| m.clone())
-        .collect();
-    let stream = futures::StreamExt::filter(mailboxes.stream, move |entry| {
-        let keep = match entry {
-            Ok(entry) => !done_set.contains(&entry.text.to_ascii_lowercase()),
-            Err(_) => true,
-        };
-        std::future::ready(keep)
-    });
-    Mailboxes {
-        stream: Box::pin(stream),
-        total: mailboxes.total.map(|t| t.saturating_sub(done)),
-    }
 }
 
 /// What the summary adds about the traffic: the requests and connections used and how often

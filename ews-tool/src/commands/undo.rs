@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use clap::Args;
 use common::{CommandError, ExitStatus};
 
-use super::{Prepared, Resume, each_mailbox, journal_path, open_journal};
+use super::{Prepared, each_mailbox};
 use crate::batch::{self, Change, EditRequest, MailboxJob};
 use crate::context::Context;
 use crate::error::Who;
@@ -18,6 +18,7 @@ use crate::journal::{self, Header};
 use crate::mailboxes::{MailboxEntry, Mailboxes};
 use crate::outcome::{Action, MailboxOutcome, ReportFile};
 use crate::permissions::{EntryState, Grantee};
+use common::journal::Resume;
 
 /// Options of `undo`.
 #[derive(Debug, Clone, Args)]
@@ -67,11 +68,8 @@ fn journal_error(args: &UndoArgs, reason: impl std::fmt::Display) -> CommandErro
 
 /// Runs `undo`.
 pub async fn run(args: UndoArgs, ctx: &Context) -> Result<ExitStatus, CommandError> {
-    let contents = journal::read(&args.journal).map_err(|e| journal_error(&args, e))?;
-    let header = contents
-        .header
-        .clone()
-        .ok_or_else(|| journal_error(&args, "it has no header: it is not a journal"))?;
+    let (header, contents): (Header, journal::Contents) =
+        common::journal::read_to_undo(&args.journal, journal::TOOL)?;
     let grantee: Grantee = header
         .grantee
         .parse()
@@ -111,8 +109,9 @@ pub async fn run(args: UndoArgs, ctx: &Context) -> Result<ExitStatus, CommandErr
     let (own, _) = if args.dry_run {
         (None, journal::Contents::default())
     } else {
-        let path = journal_path(args.undo_journal.as_deref(), "undo")?;
+        let path = common::journal::path_for(args.undo_journal.as_deref(), "undo")?;
         let own_header = Header {
+            tool: Some(journal::TOOL.to_owned()),
             command: "undo".into(),
             grantee: header.grantee.clone(),
             level: None,
@@ -123,7 +122,8 @@ pub async fn run(args: UndoArgs, ctx: &Context) -> Result<ExitStatus, CommandErr
             undoes: Some(args.journal.display().to_string()),
             resumed: false,
         };
-        let (journal, earlier) = open_journal(ctx, &path, own_header).await?;
+        let (journal, earlier) =
+            common::journal::open_for_run(&path, own_header, ctx.global.quiet).await?;
         (Some(journal), earlier)
     };
     let resume = Resume {

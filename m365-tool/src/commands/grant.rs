@@ -4,7 +4,7 @@
 use clap::Args;
 use common::{CommandError, ExitStatus};
 
-use super::calendar::{self, BatchArgs, Change};
+use super::calendar::{self, BatchArgs, Change, Edit, EditArgs};
 use crate::calendar::{Grantee, role_for_level};
 use crate::context::Context;
 
@@ -13,7 +13,9 @@ use crate::context::Context;
 #[command(help_template = common::help_template!(
     "  m365-tool grant --to svc-mytt@contoso.onmicrosoft.com --level Editor \\
       --mailboxes-file staff.txt --report grant.csv
-  m365-tool grant --to Default --level LimitedDetails --mailbox room-101@contoso.com --dry-run"
+  m365-tool grant --to Default --level LimitedDetails --mailbox room-101@contoso.com --dry-run
+  m365-tool grant --to svc-mytt@contoso.onmicrosoft.com --level Editor \\
+      --mailboxes-file staff.txt --journal grant.jsonl"
 ))]
 pub struct GrantArgs {
     /// Who gets the entry: a user's or group's SMTP address, or Default (My Organization)
@@ -25,9 +27,9 @@ pub struct GrantArgs {
     #[arg(long, value_name = "LEVEL")]
     pub level: String,
 
-    /// Read the calendars and report what would change; change nothing
-    #[arg(long)]
-    pub dry_run: bool,
+    /// The dry run, the report and the journal.
+    #[command(flatten)]
+    pub edit: EditArgs,
 
     /// Which mailboxes and how.
     #[command(flatten)]
@@ -38,23 +40,10 @@ pub struct GrantArgs {
 pub async fn run(args: GrantArgs, ctx: &Context) -> Result<ExitStatus, CommandError> {
     let role = role_for_level(&args.level)
         .map_err(|e| CommandError::usage(e.to_string()).with_code("level"))?;
-    let (grantee, dry_run, wait) = (&args.to, args.dry_run, args.batch.wait_for_mailbox);
-    calendar::run_batch(
+    calendar::run_edits(
         ctx,
-        &args.batch,
-        |graph, mailboxes| async move {
-            calendar::edit_all(
-                &graph,
-                &mailboxes,
-                grantee,
-                Change::Grant(role),
-                dry_run,
-                wait,
-            )
-            .await
-        },
-        calendar::reported,
-        calendar::human,
+        args.batch.open()?,
+        Edit::new(args.to, Change::Grant(role), args.edit, &args.batch),
     )
     .await
 }

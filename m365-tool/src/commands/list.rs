@@ -51,12 +51,20 @@ pub struct CalendarRecord {
 /// Runs `list`.
 pub async fn run(args: ListArgs, ctx: &Context) -> Result<ExitStatus, CommandError> {
     let wait = args.batch.wait_for_mailbox;
+    let mailboxes = args.batch.open()?;
+    let graph = ctx.graph().await?;
     calendar::run_batch(
         ctx,
-        &args.batch,
+        calendar::Batch {
+            graph: &graph,
+            mailboxes,
+            concurrency: usize::from(args.batch.concurrency),
+            report: None,
+            resume: common::journal::Resume::default(),
+        },
         |graph, mailboxes| async move {
             let read = calendar::entries_of_all(&graph, &mailboxes, wait).await;
-            mailboxes
+            Ok(mailboxes
                 .into_iter()
                 .zip(read)
                 .map(|(mailbox, entries)| {
@@ -86,7 +94,7 @@ pub async fn run(args: ListArgs, ctx: &Context) -> Result<ExitStatus, CommandErr
                     }
                     record
                 })
-                .collect::<Vec<_>>()
+                .collect::<Vec<_>>())
         },
         |record: &CalendarRecord| {
             let action = if record.failure.is_some() {

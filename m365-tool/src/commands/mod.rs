@@ -13,6 +13,7 @@ pub mod create_user;
 pub mod grant;
 pub mod list;
 pub mod revoke;
+pub mod undo;
 
 common::housekeeping!("m365-tool");
 
@@ -29,6 +30,8 @@ pub enum Command {
     Revoke(revoke::RevokeArgs),
     /// Show each calendar's permission entries
     List(list::ListArgs),
+    /// Put back what a journaled grant, revoke or undo changed
+    Undo(undo::UndoArgs),
     /// `config show` and `completions`.
     #[command(flatten)]
     Housekeeping(Housekeeping),
@@ -47,6 +50,7 @@ pub async fn run(cli: Cli, provenance: Provenance) -> Result<ExitStatus, Command
         Command::Grant(args) => grant::run(args, &ctx).await,
         Command::Revoke(args) => revoke::run(args, &ctx).await,
         Command::List(args) => list::run(args, &ctx).await,
+        Command::Undo(args) => undo::run(args, &ctx).await,
         Command::Housekeeping(command) => {
             command.run(Cli::command(), &ctx.global, &ctx.provenance, PASSWORD_ENV)
         }

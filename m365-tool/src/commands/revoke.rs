@@ -4,7 +4,7 @@
 use clap::Args;
 use common::{CommandError, ExitStatus};
 
-use super::calendar::{self, BatchArgs, Change};
+use super::calendar::{self, BatchArgs, Change, Edit, EditArgs};
 use crate::calendar::Grantee;
 use crate::context::Context;
 
@@ -19,9 +19,9 @@ pub struct RevokeArgs {
     #[arg(long, value_name = "GRANTEE", value_parser = Grantee::parse)]
     pub from: Grantee,
 
-    /// Read the calendars and report what would change; change nothing
-    #[arg(long)]
-    pub dry_run: bool,
+    /// The dry run, the report and the journal.
+    #[command(flatten)]
+    pub edit: EditArgs,
 
     /// Which mailboxes and how.
     #[command(flatten)]
@@ -30,15 +30,10 @@ pub struct RevokeArgs {
 
 /// Runs `revoke`.
 pub async fn run(args: RevokeArgs, ctx: &Context) -> Result<ExitStatus, CommandError> {
-    let (grantee, dry_run, wait) = (&args.from, args.dry_run, args.batch.wait_for_mailbox);
-    calendar::run_batch(
+    calendar::run_edits(
         ctx,
-        &args.batch,
-        |graph, mailboxes| async move {
-            calendar::edit_all(&graph, &mailboxes, grantee, Change::Revoke, dry_run, wait).await
-        },
-        calendar::reported,
-        calendar::human,
+        args.batch.open()?,
+        Edit::new(args.from, Change::Revoke, args.edit, &args.batch),
     )
     .await
 }

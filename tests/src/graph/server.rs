@@ -56,6 +56,8 @@ pub struct Faults {
     pub throttle_status: u16,
     /// The `Retry-After` of those answers, in seconds.
     pub retry_after: u64,
+    /// How long every Graph request (a `$batch` as a whole) takes, in milliseconds.
+    pub latency_ms: u64,
 }
 
 /// Everything the simulator knows.
@@ -262,6 +264,10 @@ impl Simulator {
             Ok(roles) => roles,
             Err(response) => return *response,
         };
+        let latency = lock(&self.state).faults.latency_ms;
+        if latency > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
+        }
         if parts.method == Method::POST && graph_path == "/$batch" {
             return self.batch(&body, &roles);
         }
