@@ -1,214 +1,34 @@
-//! Reading `create-user --from-csv`: the whole file is checked before anything is created, so a
-//! file that is broken somewhere (an unterminated quote that would swallow every later row
-//! into one cell, a row with more fields than the header, bytes that are not UTF-8, a column
-//! no option is named after) is refused with its real line number, and nothing is half done.
-//! A row whose values are wrong fails on its own, with its line, while the others go ahead.
+//! ad-tool's `create-user --from-csv` file (`common::csv_input`): one column per long option
+//! of an account but `--disabled`, a `name` column required.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use clap::Args;
 use common::CommandError;
+
+pub use common::csv_input::resolve_password_file;
 
 use crate::account::AccountArgs;
 
-/// One data row: its line in the file and its cells as options.
-#[derive(Debug, Clone)]
-pub struct Row {
-    /// The file's line the row starts on (1 is the header).
-    pub line: usize,
-    /// The row's values, or why they are not usable.
-    pub args: Result<AccountArgs, String>,
-}
+/// The options that are no column.
+const LEFT_OUT: &[&str] = &["disabled"];
 
-fn refuse(path: &Path, message: impl std::fmt::Display) -> CommandError {
-    CommandError::usage(format!(
-        "{}: {message}; nothing was created",
-        path.display()
-    ))
-    .with_hint("fix the file and run the command again")
-    .with_code("csv")
-}
-
-/// The column names a file may use: the long options of an account, without `--`.
-fn known_columns() -> Vec<String> {
-    AccountArgs::augment_args(clap::Command::new("columns"))
-        .get_arguments()
-        .filter_map(clap::Arg::get_long)
-        .filter(|name| *name != "disabled")
-        .map(str::to_owned)
-        .collect()
-}
-
-/// The line (1-based) of byte `offset`.
-fn line_at(bytes: &[u8], offset: usize) -> usize {
-    bytes[..offset.min(bytes.len())]
-        .split(|b| *b == b'\n')
-        .count()
-}
-
-/// The line a record starting at byte `offset` is on: the csv crate places a record's start
-/// before the blank lines that precede it.
-fn record_line(text: &str, offset: u64) -> usize {
-    let bytes = text.as_bytes();
-    let mut at = usize::try_from(offset).unwrap_or(0).min(bytes.len());
-    while matches!(bytes.get(at), Some(b'\n' | b'\r')) {
-        at += 1;
-    }
-    line_at(bytes, at)
-}
-
-/// Where a quoted value opens and never closes, as its line.
-fn unterminated_quote(text: &str) -> Option<usize> {
-    let mut line = 1;
-    let mut open_at = None;
-    for c in text.chars() {
-        match c {
-            '"' => open_at = if open_at.is_some() { None } else { Some(line) },
-            '\n' => line += 1,
-            _ => {}
-        }
-    }
-    open_at
-}
+/// One data row of the file.
+pub type Row = common::csv_input::Row<AccountArgs>;
 
 /// Reads and checks the whole file.
 pub fn read(path: &Path) -> Result<Vec<Row>, CommandError> {
-    let bytes = std::fs::read(path).map_err(|e| {
-        CommandError::usage(format!("cannot read the CSV file {}: {e}", path.display()))
-            .with_code("csv")
-    })?;
-    let text = std::str::from_utf8(&bytes).map_err(|e| {
-        refuse(
-            path,
-            format!(
-                "line {} is not UTF-8 text (save the file as UTF-8)",
-                line_at(&bytes, e.valid_up_to())
-            ),
-        )
-    })?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    if let Some(line) = unterminated_quote(text) {
-        return Err(refuse(
-            path,
-            format!("line {line}: a quoted value starts here and is never closed"),
-        ));
-    }
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::Headers)
-        .flexible(false)
-        .from_reader(text.as_bytes());
-    let headers = reader
-        .headers()
-        .map_err(|e| refuse(path, format!("line 1: {e}")))?
-        .clone();
-    let known = known_columns();
-    for header in &headers {
-        if !known.iter().any(|k| k == header) {
-            let closest = known
-                .iter()
-                .map(|k| (strsim::jaro_winkler(header, k), k))
-                .filter(|(score, _)| *score > 0.8)
-                .max_by(|a, b| a.0.total_cmp(&b.0))
-                .map_or_else(String::new, |(_, k)| format!("; did you mean \"{k}\"?"));
-            return Err(refuse(
-                path,
-                format!("line 1: there is no column \"{header}\"{closest}"),
-            ));
-        }
-    }
-    if !headers.iter().any(|h| h == "name") {
-        return Err(CommandError::usage(format!("{} has no \"name\" column", path.display()))
-            .with_hint("the first line names the columns: name, sam-account-name, upn, display-name, path, …")
-            .with_code("csv"));
-    }
-    let mut rows = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(|e| match e.kind() {
-            // The csv crate's line numbers skip blank lines; the byte offset does not.
-            csv::ErrorKind::UnequalLengths {
-                pos: Some(pos),
-                expected_len,
-                len,
-            } => refuse(
-                path,
-                format!(
-                    "line {}: {len} fields where the header has {expected_len}",
-                    record_line(text, pos.byte())
-                ),
-            ),
-            _ => refuse(path, e),
-        })?;
-        let line = record.position().map_or(0, |p| record_line(text, p.byte()));
-        let args = record
-            .deserialize::<AccountArgs>(Some(&headers))
-            .map_err(|e| match e.kind() {
-                csv::ErrorKind::Deserialize { err, .. } => match err.field() {
-                    Some(field) => format!(
-                        "column {}: {}",
-                        headers
-                            .get(usize::try_from(field).unwrap_or(0))
-                            .unwrap_or("?"),
-                        err.kind()
-                    ),
-                    None => err.kind().to_string(),
-                },
-                _ => e.to_string(),
-            });
-        rows.push(Row { line, args });
-    }
-    if rows.is_empty() {
-        return Err(
-            CommandError::usage(format!("{} holds no accounts", path.display())).with_code("csv"),
-        );
-    }
-    Ok(rows)
-}
-
-/// Where a row's `account-password-file` cell points: relative to the CSV file's own folder,
-/// and inside it unless `anywhere`. A file that is the operator's own credential file is
-/// refused always: a CSV must not be able to make a new account's password the admin's.
-pub fn resolve_password_file(
-    csv: &Path,
-    cell: &Path,
-    operator_password_file: Option<&Path>,
-    anywhere: bool,
-) -> Result<PathBuf, String> {
-    let folder = csv
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let joined = folder.join(cell);
-    let resolved = joined
-        .canonicalize()
-        .map_err(|e| format!("account-password-file {}: {e}", cell.display()))?;
-    if let Some(operator) = operator_password_file.and_then(|p| p.canonicalize().ok())
-        && operator == resolved
-    {
-        return Err(format!(
-            "account-password-file {} is the operator's own password file; refused",
-            cell.display()
-        ));
-    }
-    let folder = folder
-        .canonicalize()
-        .map_err(|e| format!("{}: {e}", folder.display()))?;
-    if !anywhere && !resolved.starts_with(&folder) {
-        return Err(format!(
-            "account-password-file {} lies outside the CSV file's folder {}; refused (give --allow-password-files-anywhere if that is meant)",
-            cell.display(),
-            folder.display()
-        ));
-    }
-    Ok(resolved)
+    common::csv_input::read(path, "name", LEFT_OUT)
 }
 
 /// The column names, for the `--help` of `--from-csv`.
 pub fn column_names() -> String {
-    known_columns().join(", ")
+    common::csv_input::column_names::<AccountArgs>(LEFT_OUT)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
 
     fn file(text: &[u8]) -> (tempfile::TempDir, PathBuf) {

@@ -56,7 +56,7 @@ pub fn open_append(path: &Path, private: bool) -> io::Result<File> {
 }
 
 /// The file of generated passwords (`--generated-password-file`): a CSV with the header
-/// `sam_account_name,password`, created (mode 0600) at the first password generated, added to
+/// `sam_account_name,password` (ad-tool's) or `upn,password` (m365-tool's), created (mode 0600) at the first password generated, added to
 /// by later runs, never overwritten. A row is written and synced to disk *before* the account
 /// it names is created, under a lock held until the creation's outcome is known: when the
 /// directory refuses the creation, the row (still the file's last) is taken back; when the
@@ -67,11 +67,15 @@ pub fn open_append(path: &Path, private: bool) -> io::Result<File> {
 #[derive(Debug)]
 pub struct GeneratedPasswordFile {
     path: std::path::PathBuf,
+    header: &'static str,
     file: tokio::sync::Mutex<Option<File>>,
 }
 
-/// The header of a generated-password file.
+/// The header of a file of generated passwords of directory accounts (ad-tool).
 pub const GENERATED_PASSWORD_HEADER: &str = "sam_account_name,password";
+
+/// The header of a file of generated passwords of cloud accounts (m365-tool).
+pub const GENERATED_CLOUD_PASSWORD_HEADER: &str = "upn,password";
 
 /// A row written to a [`GeneratedPasswordFile`]: where it starts and ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,37 +89,39 @@ pub struct WrittenRow {
 pub struct PasswordFileGuard<'a> {
     file: tokio::sync::MutexGuard<'a, Option<File>>,
     path: &'a Path,
+    header: &'static str,
     locked: bool,
 }
 
 impl GeneratedPasswordFile {
-    /// Checks an existing file before anything is done (owner, mode, not a link, its header);
-    /// a missing file is created at the first password.
-    pub fn prepare(path: &Path) -> io::Result<Self> {
+    /// Checks an existing file before anything is done (owner, mode, not a link, its header
+    /// `header`); a missing file is created at the first password.
+    pub fn prepare(path: &Path, header: &'static str) -> io::Result<Self> {
         let file = match path.symlink_metadata() {
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-            _ => Some(Self::open(path)?),
+            _ => Some(Self::open(path, header)?),
         };
         Ok(Self {
             path: path.to_owned(),
+            header,
             file: tokio::sync::Mutex::new(file),
         })
     }
 
-    fn open(path: &Path) -> io::Result<File> {
+    fn open(path: &Path, header: &str) -> io::Result<File> {
         use std::io::{BufRead, Write};
         let mut file = open_append(path, true)?;
         if file.metadata()?.len() == 0 {
-            writeln!(file, "{GENERATED_PASSWORD_HEADER}")?;
+            writeln!(file, "{header}")?;
             file.sync_all()?;
         } else {
             let mut first = String::new();
             std::io::BufReader::new(File::open(path)?).read_line(&mut first)?;
-            if first.trim_end() != GENERATED_PASSWORD_HEADER {
+            if first.trim_end() != header {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,
                     format!(
-                        "it is not a file of generated passwords (its first line is not {GENERATED_PASSWORD_HEADER})"
+                        "it is not a file of generated passwords (its first line is not {header})"
                     ),
                 ));
             }
@@ -134,6 +140,7 @@ impl GeneratedPasswordFile {
         let mut guard = PasswordFileGuard {
             file: self.file.lock().await,
             path: &self.path,
+            header: self.header,
             locked: false,
         };
         let file = guard.file()?;
@@ -184,7 +191,7 @@ impl Drop for PasswordFileGuard<'_> {
 impl PasswordFileGuard<'_> {
     fn file(&mut self) -> io::Result<&mut File> {
         if self.file.is_none() {
-            *self.file = Some(GeneratedPasswordFile::open(self.path)?);
+            *self.file = Some(GeneratedPasswordFile::open(self.path, self.header)?);
         }
         self.file
             .as_mut()
@@ -304,14 +311,14 @@ mod tests {
         let path = dir.path().join("passwords.csv");
         let secret = |s: &str| crate::secret::Secret::new(s.into());
         runtime.block_on(async {
-            let first = GeneratedPasswordFile::prepare(&path).unwrap();
+            let first = GeneratedPasswordFile::prepare(&path, GENERATED_PASSWORD_HEADER).unwrap();
             assert!(!path.exists(), "nothing is created before a password is");
             let mut guard = first.lock().await.unwrap();
             guard.write("a", &secret("P1")).unwrap();
             let unused = guard.write("x", &secret("PX")).unwrap();
             guard.withdraw(unused).unwrap();
             drop(guard);
-            let second = GeneratedPasswordFile::prepare(&path).unwrap();
+            let second = GeneratedPasswordFile::prepare(&path, GENERATED_PASSWORD_HEADER).unwrap();
             second
                 .lock()
                 .await
@@ -328,7 +335,7 @@ mod tests {
         #[cfg(unix)]
         std::fs::set_permissions(&other, std::os::unix::fs::PermissionsExt::from_mode(0o600))
             .unwrap();
-        let err = GeneratedPasswordFile::prepare(&other).unwrap_err();
+        let err = GeneratedPasswordFile::prepare(&other, GENERATED_PASSWORD_HEADER).unwrap_err();
         assert!(
             err.to_string()
                 .contains("not a file of generated passwords"),

@@ -7,6 +7,7 @@
 //! - [`exit`] and [`error`]: the exit-code scheme and the one-line failure message.
 //! - [`tls`]: trust settings (`--ca-file`, `--insecure`) and diagnosis of failed handshakes.
 //! - [`config`]: the config file and its profiles.
+//! - [`csv_input`]: `create-user --from-csv` files, checked whole before anything is created.
 //! - [`settings`]: the command line with the environment and the profile, flag > environment >
 //!   profile > default, and where each setting came from.
 //! - [`logging`]: `-v`/`-q` logging to stderr.
@@ -35,6 +36,7 @@ pub mod args;
 pub mod base64;
 pub mod batch;
 pub mod config;
+pub mod csv_input;
 pub mod error;
 pub mod exit;
 pub mod files;

@@ -874,3 +874,127 @@ fn every_body_either_side_writes_matches_graphs_metadata() {
     }
     assert!(problems.is_empty(), "{problems:#?}");
 }
+
+#[test]
+fn accounts_from_a_csv_file_are_created_row_by_row_and_a_broken_file_creates_nothing() {
+    let fake = start();
+    let dir = tempfile::tempdir().unwrap();
+    let passwords = dir.path().join("cloud-passwords.csv");
+    std::fs::write(dir.path().join("strong.pw"), "Str0ng!Passw0rd-4-lab\n").unwrap();
+    std::fs::write(dir.path().join("weak.pw"), "weak\n").unwrap();
+    // An account that exists already, which the run skips.
+    create(
+        &fake,
+        "svc-b@lab.example",
+        &["--usage-location", "BE", "--generate-password"],
+    )
+    .expect_code(0);
+    let csv = dir.path().join("accounts.csv");
+    std::fs::write(
+        &csv,
+        "upn,display-name,usage-location,account-password-file\n\
+         svc-a@lab.example,Service A,,\n\
+         svc-b@lab.example,,,\n\
+         \n\
+         not an upn,,,\n\
+         svc-c@lab.example,Service C,DE,strong.pw\n\
+         svc-d@lab.example,,,weak.pw\n\
+         SVC-A@lab.example,Again,,\n",
+    )
+    .unwrap();
+    let out = with_certificate(&fake)
+        .args(["-o", "json", "create-user", "--from-csv"])
+        .arg(&csv)
+        .args(["--usage-location", "NL", "--generate-password"])
+        .arg("--generated-password-file")
+        .arg(&passwords)
+        .args(["--if-exists", "skip"])
+        .run();
+    out.expect_code(1);
+    let rows = out.json();
+    let actions: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "created", "skipped", "failed", "created", "failed", "failed"
+        ],
+        "{}",
+        out.stdout
+    );
+    let lines = crate::support::failure_lines(&out.stderr);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("line 5") && l.contains("not a user principal name")),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("svc-d@lab.example") && l.contains("password rules")),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("line 8") && l.contains("the same account as line 2")),
+        "{}",
+        out.stderr
+    );
+    // Read back from the simulator: the options filled the empty cells, the cells won.
+    let a = fake.user("svc-a@lab.example").unwrap();
+    assert_eq!(a["usageLocation"], "NL");
+    assert_eq!(a["displayName"], "Service A");
+    assert_eq!(a["passwordPolicies"], "DisablePasswordExpiration");
+    assert_eq!(
+        fake.user("svc-b@lab.example").unwrap()["usageLocation"],
+        "BE"
+    );
+    assert_eq!(
+        fake.user("svc-c@lab.example").unwrap()["usageLocation"],
+        "DE"
+    );
+    assert!(fake.user("svc-d@lab.example").is_none());
+    // Only generated passwords go to the file, under the cloud tool's header; the one the
+    // refused creation had generated was taken back.
+    let file = std::fs::read_to_string(&passwords).unwrap();
+    let rows: Vec<&str> = file.lines().collect();
+    assert_eq!(rows[0], "upn,password");
+    assert_eq!(rows.len(), 2, "{file}");
+    assert!(rows[1].starts_with("svc-a@lab.example,"), "{file}");
+
+    // A file broken somewhere creates nothing at all.
+    let broken = dir.path().join("broken.csv");
+    std::fs::write(&broken, "upn,dispaly-name\nsvc-e@lab.example,E\n").unwrap();
+    let out = with_certificate(&fake)
+        .args(["create-user", "--generate-password", "--from-csv"])
+        .arg(&broken)
+        .run();
+    out.expect_code(2);
+    assert!(
+        out.stderr.contains("needs --generated-password-file"),
+        "{}",
+        out.stderr
+    );
+    let out = with_certificate(&fake)
+        .args(["create-user", "--generate-password", "--from-csv"])
+        .arg(&broken)
+        .arg("--generated-password-file")
+        .arg(&passwords)
+        .run();
+    out.expect_code(2);
+    assert!(
+        out.stderr
+            .contains("there is no column \"dispaly-name\"; did you mean \"display-name\"?"),
+        "{}",
+        out.stderr
+    );
+    assert!(fake.user("svc-e@lab.example").is_none());
+}

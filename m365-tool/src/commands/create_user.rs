@@ -1,17 +1,22 @@
 //! `m365-tool create-user`: the cloud service account as the setup guide's `New-MsolUser …
 //! -PasswordNeverExpires $true` made it: enabled, its password never expiring and not to be
 //! changed at first sign-in, with a usage location so it can be licensed. An existing account
-//! is failed on, skipped, or converged property by property (`--if-exists`).
+//! is failed on, skipped, or converged property by property (`--if-exists`). One account from
+//! the options, or one per row of `--from-csv` (the file checked whole first, the options
+//! filling empty cells, each row reported on its own).
 
+use std::collections::HashMap;
 use std::io::{self, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use common::args::IfExists;
-use common::files::GeneratedPasswordFile;
+use common::files::{GENERATED_CLOUD_PASSWORD_HEADER, GeneratedPasswordFile};
+use common::report::ErrorRecord;
 use common::secret::{Secret, SecretRequest, read_secret};
 use common::{CommandError, ExitStatus};
 use reqwest::Method;
+use serde::Deserialize;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -29,31 +34,27 @@ const GENERATED_LENGTH: usize = 24;
       --display-name \"MyTimetable Service Account\" --usage-location NL \\
       --generate-password --generated-password-file m365-passwords.csv
   m365-tool create-user --upn svc-mytt@contoso.onmicrosoft.com --usage-location NL \\
-      --if-exists update --dry-run"
+      --if-exists update --dry-run
+  m365-tool create-user --from-csv cloud-accounts.csv --usage-location NL \\
+      --generate-password --generated-password-file m365-passwords.csv --if-exists skip"
 ))]
 pub struct CreateUserArgs {
-    /// The account's user principal name (name@domain of the tenant)
-    #[arg(long, value_name = "UPN")]
-    pub upn: String,
+    /// The account.
+    #[command(flatten)]
+    pub account: AccountCells,
 
-    /// The name shown in address lists [default: the mail nickname]
-    #[arg(long, value_name = "TEXT")]
-    pub display_name: Option<String>,
+    /// One account per row of FILE, whose first line names the columns: upn, display-name,
+    /// mail-nickname, usage-location, account-password-file (relative to FILE's folder, used
+    /// before --generate-password); the options fill empty cells
+    #[arg(long, value_name = "FILE.csv")]
+    pub from_csv: Option<PathBuf>,
 
-    /// The Exchange alias [default: the UPN's name]
-    #[arg(long, value_name = "ALIAS")]
-    pub mail_nickname: Option<String>,
-
-    /// Where the account is used, as a two-letter country code (needed before a licence)
-    #[arg(long, value_name = "CC")]
-    pub usage_location: Option<String>,
-
-    /// Read the new account's password from the first line of FILE
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["generate_password", "account_password_stdin"])]
-    pub account_password_file: Option<PathBuf>,
+    /// Let account-password-file cells name files outside the CSV file's folder
+    #[arg(long, requires = "from_csv")]
+    pub allow_password_files_anywhere: bool,
 
     /// Read the new account's password from the first line of stdin
-    #[arg(long, conflicts_with_all = ["generate_password", "password_stdin"])]
+    #[arg(long, conflicts_with_all = ["generate_password", "password_stdin", "from_csv"])]
     pub account_password_stdin: bool,
 
     /// Generate a strong password (printed once, or see --generated-password-file)
@@ -72,6 +73,134 @@ pub struct CreateUserArgs {
     /// Print the requests that would be sent; change nothing
     #[arg(long)]
     pub dry_run: bool,
+}
+
+/// One account's settings: the options, which are also the columns of `--from-csv`.
+#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct AccountCells {
+    /// The account's user principal name (name@domain of the tenant)
+    #[arg(long, value_name = "UPN", required_unless_present = "from_csv")]
+    pub upn: Option<String>,
+
+    /// The name shown in address lists [default: the mail nickname]
+    #[arg(long, value_name = "TEXT")]
+    pub display_name: Option<String>,
+
+    /// The Exchange alias [default: the UPN's name]
+    #[arg(long, value_name = "ALIAS")]
+    pub mail_nickname: Option<String>,
+
+    /// Where the account is used, as a two-letter country code (needed before a licence)
+    #[arg(long, value_name = "CC")]
+    pub usage_location: Option<String>,
+
+    /// Read the new account's password from the first line of FILE
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["generate_password", "account_password_stdin"])]
+    pub account_password_file: Option<PathBuf>,
+}
+
+impl AccountCells {
+    /// These cells, with `defaults` (the options) where a cell is empty.
+    fn or(self, defaults: &AccountCells) -> AccountCells {
+        AccountCells {
+            upn: self.upn.or_else(|| defaults.upn.clone()),
+            display_name: self.display_name.or_else(|| defaults.display_name.clone()),
+            mail_nickname: self
+                .mail_nickname
+                .or_else(|| defaults.mail_nickname.clone()),
+            usage_location: self
+                .usage_location
+                .or_else(|| defaults.usage_location.clone()),
+            account_password_file: self
+                .account_password_file
+                .or_else(|| defaults.account_password_file.clone()),
+        }
+    }
+
+    fn spec(&self) -> Result<AccountSpec, CommandError> {
+        let upn = self.upn.as_deref().ok_or_else(|| {
+            CommandError::usage("no upn given")
+                .with_hint("fill the upn column")
+                .with_code("input")
+        })?;
+        AccountSpec::new(
+            upn,
+            self.display_name.as_deref(),
+            self.mail_nickname.as_deref(),
+            self.usage_location.as_deref(),
+        )
+        .map_err(|e| CommandError::usage(e.to_string()).with_code("input"))
+    }
+}
+
+/// One account to work on: how it is named in messages, and what is asked or why its row
+/// cannot be used.
+struct Item {
+    label: String,
+    account: Result<(AccountSpec, Option<PathBuf>), CommandError>,
+}
+
+/// The accounts of the options or of the CSV file, in order; a row naming the same account
+/// as an earlier row is that row's duplicate.
+fn items(args: &CreateUserArgs, ctx: &Context) -> Result<Vec<Item>, CommandError> {
+    let Some(path) = &args.from_csv else {
+        let spec = args.account.spec()?;
+        return Ok(vec![Item {
+            label: spec.upn.clone(),
+            account: Ok((spec, args.account.account_password_file.clone())),
+        }]);
+    };
+    let operator_file = ctx.global.password_file.as_deref();
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut items = Vec::new();
+    for row in common::csv_input::read::<AccountCells>(path, "upn", &[])? {
+        let line = row.line;
+        let at_line = |e: CommandError| CommandError {
+            message: format!("line {line}: {}", e.message),
+            ..e
+        };
+        let account = row
+            .args
+            .map_err(|e| CommandError::usage(e).with_code("input"))
+            .and_then(|cells| {
+                let file = cells
+                    .account_password_file
+                    .as_deref()
+                    .map(|cell| {
+                        common::csv_input::resolve_password_file(
+                            path,
+                            cell,
+                            operator_file,
+                            args.allow_password_files_anywhere,
+                        )
+                    })
+                    .transpose()
+                    .map_err(|e| CommandError::usage(e).with_code("password-file"))?;
+                let cells = AccountCells {
+                    account_password_file: file,
+                    ..cells
+                }
+                .or(&args.account);
+                let spec = cells.spec()?;
+                let key = spec.upn.to_ascii_lowercase();
+                if let Some(first) = seen.get(&key) {
+                    return Err(CommandError::usage(format!(
+                        "{} is the same account as line {first}",
+                        spec.upn
+                    ))
+                    .with_code("duplicate"));
+                }
+                seen.insert(key, line);
+                Ok((spec, cells.account_password_file))
+            })
+            .map_err(at_line);
+        let label = account
+            .as_ref()
+            .map_or_else(|_| format!("line {line}"), |(spec, _)| spec.upn.clone());
+        items.push(Item { label, account });
+    }
+    Ok(items)
 }
 
 /// What became of the account.
@@ -101,11 +230,17 @@ pub struct UserRecord {
     /// With --dry-run: the request that would be sent (the password left out).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request: Option<Value>,
+    /// What went wrong (a row of `--from-csv`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorRecord>,
 }
 
 impl UserRecord {
     fn write_human(&self, out: &mut impl Write) -> io::Result<()> {
         writeln!(out, "{}: {}", self.upn, self.action)?;
+        if self.error.is_some() {
+            return Ok(());
+        }
         if let Some(id) = &self.id {
             writeln!(out, "  id              {id}")?;
         }
@@ -152,55 +287,171 @@ pub async fn find(graph: &Graph, upn: &str) -> Result<Option<Value>, GraphError>
 
 /// Runs `create-user`.
 pub async fn run(args: CreateUserArgs, ctx: &Context) -> Result<ExitStatus, CommandError> {
-    let spec = AccountSpec::new(
-        &args.upn,
-        args.display_name.as_deref(),
-        args.mail_nickname.as_deref(),
-        args.usage_location.as_deref(),
-    )
-    .map_err(|e| CommandError::usage(e.to_string()).with_code("input"))?;
+    if args.from_csv.is_some()
+        && args.generate_password
+        && args.generated_password_file.is_none()
+        && !args.dry_run
+    {
+        return Err(CommandError::usage(
+            "--generate-password with --from-csv needs --generated-password-file",
+        )
+        .with_hint("name a file: each password is written to it before its account is created")
+        .with_code("password-file"));
+    }
+    let items = items(&args, ctx)?;
     let passwords = args
         .generated_password_file
         .as_deref()
-        .map(GeneratedPasswordFile::prepare)
+        .map(|path| GeneratedPasswordFile::prepare(path, GENERATED_CLOUD_PASSWORD_HEADER))
         .transpose()
         .map_err(|e| {
             CommandError::usage(format!(
                 "--generated-password-file {}: {e}",
                 args.generated_password_file
                     .as_deref()
-                    .unwrap_or(std::path::Path::new(""))
+                    .unwrap_or(Path::new(""))
                     .display()
             ))
             .with_code("password-file")
         })?;
     let graph = ctx.graph().await?;
-    let existing = find(&graph, &spec.upn)
-        .await
-        .map_err(|e| e.explain().with_item(&spec.upn))?;
-    let mut record = UserRecord {
-        upn: spec.upn.clone(),
-        display_name: spec.display_name.clone(),
-        mail_nickname: spec.mail_nickname.clone(),
-        usage_location: spec.usage_location.clone(),
-        ..UserRecord::default()
+    let job = Job {
+        graph: &graph,
+        args: &args,
+        passwords: passwords.as_ref(),
     };
-    match existing {
-        None => create(&graph, &spec, &args, passwords.as_ref(), &mut record).await?,
-        Some(user) => converge(&graph, &spec, &args, &user, &mut record).await?,
+    if args.from_csv.is_none() {
+        let Some(Item { account, .. }) = items.into_iter().next() else {
+            return Err(CommandError::usage("no account given").with_code("input"));
+        };
+        let (spec, password_file) = account?;
+        let record = job.one(&spec, password_file.as_deref()).await?;
+        ctx.print_one(&record, |w| record.write_human(w))?;
+        return Ok(ExitStatus::Success);
     }
-    ctx.print_one(&record, |w| record.write_human(w))?;
-    Ok(ExitStatus::Success)
+    from_csv(ctx, &job, items).await
+}
+
+/// The accounts of a CSV file, one at a time, each reported on its own; Ctrl-C stops before
+/// the next account, a refused sign-in or an endless back-off ends the run.
+async fn from_csv(
+    ctx: &Context,
+    job: &Job<'_>,
+    items: Vec<Item>,
+) -> Result<ExitStatus, CommandError> {
+    let mut reporter = common::report::Reporter::new(
+        "m365-tool",
+        ctx.output(common::output::Shape::Many),
+        ctx.global.verbose > 0,
+        ctx.global.quiet,
+        ("account", "accounts"),
+    );
+    let total = items.len();
+    reporter.show_progress(Some(total));
+    let interrupt = common::interrupt::Interrupt::listen("m365-tool");
+    for Item { label, account } in items {
+        if interrupt.is_asked() {
+            let rest = format!("; {} not done", total - reporter.items());
+            let _ = reporter.finish(&rest);
+            return Err(
+                CommandError::new(ExitStatus::Interrupted, format!("interrupted{rest}"))
+                    .with_hint(
+                        "run the same command again with --if-exists skip (or update) to finish",
+                    )
+                    .with_code("interrupted"),
+            );
+        }
+        let result = match account {
+            Ok((spec, password_file)) => job.one(&spec, password_file.as_deref()).await,
+            Err(error) => Err(error),
+        };
+        match result {
+            Ok(record) => reporter.item(&record, record.action, None, |w| record.write_human(w))?,
+            Err(error) if matches!(error.code, "sign-in" | "throttled") => {
+                let rest = format!("; {} not done", total - reporter.items());
+                let _ = reporter.finish(&rest);
+                return Err(error);
+            }
+            Err(error) => {
+                let error = error.with_item(&label);
+                let record = UserRecord {
+                    upn: label.clone(),
+                    action: "failed",
+                    error: Some(ErrorRecord::from(&error)),
+                    ..UserRecord::default()
+                };
+                reporter.item(&record, "failed", Some(&error), |w| record.write_human(w))?;
+            }
+        }
+    }
+    reporter.finish("")
+}
+
+/// What every account of a run shares.
+struct Job<'a> {
+    graph: &'a Graph,
+    args: &'a CreateUserArgs,
+    passwords: Option<&'a GeneratedPasswordFile>,
+}
+
+impl Job<'_> {
+    /// Creates or converges one account.
+    async fn one(
+        &self,
+        spec: &AccountSpec,
+        password_file: Option<&Path>,
+    ) -> Result<UserRecord, CommandError> {
+        let existing = find(self.graph, &spec.upn)
+            .await
+            .map_err(|e| e.explain().with_item(&spec.upn))?;
+        let mut record = UserRecord {
+            upn: spec.upn.clone(),
+            display_name: spec.display_name.clone(),
+            mail_nickname: spec.mail_nickname.clone(),
+            usage_location: spec.usage_location.clone(),
+            ..UserRecord::default()
+        };
+        match existing {
+            None => {
+                // A row's own password file wins over --generate-password (which the option
+                // --account-password-file cannot be given with).
+                let source = PasswordSource {
+                    generate: self.args.generate_password && password_file.is_none(),
+                    file: password_file,
+                    stdin: self.args.account_password_stdin,
+                };
+                create(
+                    self.graph,
+                    spec,
+                    self.args.dry_run,
+                    &source,
+                    self.passwords,
+                    &mut record,
+                )
+                .await?;
+            }
+            Some(user) => converge(self.graph, spec, self.args, &user, &mut record).await?,
+        }
+        Ok(record)
+    }
+}
+
+/// Where a new account's password comes from.
+struct PasswordSource<'a> {
+    generate: bool,
+    file: Option<&'a Path>,
+    stdin: bool,
 }
 
 async fn create(
     graph: &Graph,
     spec: &AccountSpec,
-    args: &CreateUserArgs,
+    dry_run: bool,
+    source: &PasswordSource<'_>,
     passwords: Option<&GeneratedPasswordFile>,
     record: &mut UserRecord,
 ) -> Result<(), CommandError> {
-    if args.dry_run {
+    if dry_run {
         let mut body = spec.create_body(&Secret::new(String::new()));
         body["passwordProfile"]["password"] = Value::String("(not shown)".into());
         record.action = "would-create";
@@ -208,7 +459,7 @@ async fn create(
             Some(serde_json::json!({"method": "POST", "path": "/v1.0/users", "body": body}));
         return Ok(());
     }
-    let (password, generated) = new_password(args, &spec.upn)?;
+    let (password, generated) = new_password(source, &spec.upn)?;
     // A generated password goes to its file, synced, before the account exists, so it is
     // never lost; a refused creation takes the row back.
     let mut guard = match (generated, passwords) {
@@ -292,14 +543,14 @@ fn refusal(error: &GraphError, spec: &AccountSpec) -> CommandError {
     }
 }
 
-fn new_password(args: &CreateUserArgs, upn: &str) -> Result<(Secret, bool), CommandError> {
-    if args.generate_password {
+fn new_password(source: &PasswordSource<'_>, upn: &str) -> Result<(Secret, bool), CommandError> {
+    if source.generate {
         let password = common::secret::random_password(GENERATED_LENGTH).map_err(|e| {
             CommandError::new(ExitStatus::ItemsFailed, e.to_string()).with_code("random")
         })?;
         return Ok((password, true));
     }
-    if args.account_password_file.is_none() && !args.account_password_stdin {
+    if source.file.is_none() && !source.stdin {
         return Err(CommandError::usage(format!(
             "{upn} does not exist and no password was given for it"
         ))
@@ -311,8 +562,8 @@ fn new_password(args: &CreateUserArgs, upn: &str) -> Result<(Secret, bool), Comm
     let what = format!("password for the new account {upn}");
     let request = SecretRequest {
         what: &what,
-        file: args.account_password_file.as_deref(),
-        stdin: args.account_password_stdin,
+        file: source.file,
+        stdin: source.stdin,
         env_var: None,
         prompt: false,
         confirm: false,

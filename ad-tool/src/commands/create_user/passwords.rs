@@ -76,11 +76,14 @@ impl Passwords {
             Source::FilesOrPrompt
         };
         let file = match (&args.generated_password_file, args.dry_run) {
-            (Some(path), false) => Some(GeneratedPasswordFile::prepare(path).map_err(|e| {
-                CommandError::usage(format!("cannot use {}: {e}", path.display()))
-                    .with_hint("name a new file, or one this tool wrote before")
-                    .with_code("password-file")
-            })?),
+            (Some(path), false) => Some(
+                GeneratedPasswordFile::prepare(path, common::files::GENERATED_PASSWORD_HEADER)
+                    .map_err(|e| {
+                        CommandError::usage(format!("cannot use {}: {e}", path.display()))
+                            .with_hint("name a new file, or one this tool wrote before")
+                            .with_code("password-file")
+                    })?,
+            ),
             _ => None,
         };
         Ok(Self {
