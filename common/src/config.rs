@@ -43,6 +43,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "concurrency",
     "config",
     "description",
+    "device-code",
     "directory",
     "disabled",
     "display-name",

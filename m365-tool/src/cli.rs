@@ -106,6 +106,12 @@ pub struct TenantArgs {
     #[arg(long, global = true, value_name = "FILE.pem")]
     pub certificate: Option<PathBuf>,
 
+    /// Sign in as yourself instead of as the app: a code shown here, entered in a browser, for
+    /// the delegated permissions your admin role and the app's consent allow (the app
+    /// registration must allow public client flows)
+    #[arg(long, global = true, conflicts_with = "certificate")]
+    pub device_code: bool,
+
     /// The national cloud, which sets the sign-in authority and Graph's address
     #[arg(long, global = true, value_enum, default_value_t = Cloud::Global)]
     pub cloud: Cloud,

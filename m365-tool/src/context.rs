@@ -48,7 +48,9 @@ impl Context {
         let (authority, graph_url) = t.cloud.hosts();
         let authority = t.authority.clone().unwrap_or_else(|| authority.to_owned());
         let graph_url = t.graph_url.clone().unwrap_or_else(|| graph_url.to_owned());
-        let credential = if let Some(path) = &t.certificate {
+        let credential = if t.device_code {
+            Credential::DeviceCode
+        } else if let Some(path) = &t.certificate {
             Credential::Certificate(Certificate::load(path).map_err(|e| {
                 CommandError::usage(format!("--certificate {e}")).with_code("certificate")
             })?)

@@ -48,6 +48,8 @@ pub enum GraphError {
         message: String,
         /// The application permission the request needs.
         permission: &'static str,
+        /// Whether the administrator signed in (device code) rather than the app.
+        delegated: bool,
     },
     /// Graph answered with an error.
     #[error("Graph answered HTTP {status} to {what} ({code}: {message})")]
@@ -126,9 +128,13 @@ impl GraphError {
                     .with_hint(hint.clone())
                     .with_code("sign-in")
             }
-            GraphError::Denied { permission, .. } => {
+            GraphError::Denied {
+                permission,
+                delegated,
+                ..
+            } => {
                 CommandError::new(ExitStatus::Denied, self.to_string())
-                    .with_hint(odata::denied_hint(permission))
+                    .with_hint(odata::denied_hint(permission, *delegated))
                     .with_code("permission")
             }
             GraphError::Service { status, .. } => CommandError::new(
@@ -336,6 +342,7 @@ impl Graph {
                         code: error.code,
                         message: error.message,
                         permission: call.permission,
+                        delegated: self.signin.delegated(),
                     });
                 }
                 _ => {
@@ -449,7 +456,12 @@ impl Graph {
                     again.push(i);
                     continue;
                 }
-                outcomes[i] = Some(sub_outcome(status, body, &calls[i]));
+                outcomes[i] = Some(sub_outcome(
+                    status,
+                    body,
+                    &calls[i],
+                    self.signin.delegated(),
+                ));
             }
             if !again.is_empty() {
                 if wait > self.max_backoff || attempt >= ATTEMPTS {
@@ -485,6 +497,7 @@ fn sub_outcome(
     status: StatusCode,
     body: Value,
     call: &Call<'_>,
+    delegated: bool,
 ) -> Result<(StatusCode, Value), GraphError> {
     if status.is_success() {
         return Ok((status, body));
@@ -500,6 +513,7 @@ fn sub_outcome(
             code: error.code,
             message: error.message,
             permission: call.permission,
+            delegated,
         });
     }
     Err(GraphError::Service {

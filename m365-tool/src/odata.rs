@@ -88,12 +88,18 @@ pub fn sign_in_hint(aadsts: Option<u64>) -> &'static str {
     }
 }
 
-/// The line for a 403: the permission the app lacks (an application permission, with admin
-/// consent).
-pub fn denied_hint(permission: &str) -> String {
-    format!(
-        "the app lacks the Microsoft Graph application permission {permission}: add it to the app registration's API permissions and grant admin consent"
-    )
+/// The line for a 403: the permission the app lacks (an application permission with admin
+/// consent; signed in with a device code, the delegated permission and an admin role).
+pub fn denied_hint(permission: &str, delegated: bool) -> String {
+    if delegated {
+        format!(
+            "signed in as yourself, you need the delegated Microsoft Graph permission {permission} consented for the app, and an admin role that allows it (or the mailbox's own permission)"
+        )
+    } else {
+        format!(
+            "the app lacks the Microsoft Graph application permission {permission}: add it to the app registration's API permissions and grant admin consent"
+        )
+    }
 }
 
 #[cfg(test)]

@@ -998,3 +998,95 @@ fn accounts_from_a_csv_file_are_created_row_by_row_and_a_broken_file_creates_not
     );
     assert!(fake.user("svc-e@lab.example").is_none());
 }
+
+/// Runs `tool` and, as the administrator at the browser, answers the device code it shows
+/// (`None`: never enters it).
+fn with_device_code(fake: &FakeGraph, tool: &Tool, approve: Option<bool>) -> std::process::Output {
+    let child = tool.spawn();
+    if let Some(approve) = approve {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let code = loop {
+            let pending = fake
+                .device_codes()
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["status"] == "pending")
+                .map(|c| c["user_code"].as_str().unwrap().to_owned());
+            if let Some(code) = pending {
+                break code;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no device code asked for"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        };
+        fake.answer_device_code(&code, approve);
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn an_administrator_signs_in_with_a_device_code_and_refusals_say_why() {
+    let fake = start();
+    let mailboxes = cloud_mailboxes(3);
+    // Tokens that last two seconds: every renewal goes through the refresh token, never a
+    // second code.
+    fake.set_faults(&json!({"token_lifetime_s": 2}));
+    let grant = m365(&fake)
+        .args([
+            "--device-code",
+            "-o",
+            "json",
+            "grant",
+            "--to",
+            "svc-dc@lab.example",
+        ])
+        .args(["--level", "Reviewer"])
+        .mailboxes(&mailboxes);
+    let out = with_device_code(&fake, &grant, Some(true));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let code = fake.device_codes()[0]["user_code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        stderr.contains("open https://microsoft.com/devicelogin in a browser")
+            && stderr.contains(&code),
+        "{stderr}"
+    );
+    for mailbox in &mailboxes {
+        assert_eq!(
+            role_of(&fake, mailbox, "svc-dc@lab.example").as_deref(),
+            Some("read")
+        );
+    }
+    let stats = fake.stats();
+    assert_eq!(stats["device_codes"], 1, "{stats}");
+    assert!(stats["refresh_grants"].as_u64().unwrap() >= 1, "{stats}");
+    // No secret or certificate was needed, and the code's token never shows.
+    assert!(
+        !stderr.contains("lab.") && !stderr.contains("rt."),
+        "{stderr}"
+    );
+
+    // Declined in the browser.
+    let list = m365(&fake).args(["--device-code", "list", "--mailbox", &mailboxes[0]]);
+    let out = with_device_code(&fake, &list, Some(false));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(stderr.contains("the sign-in was declined"), "{stderr}");
+
+    // Never entered: the code expires, said in one line.
+    fake.set_faults(&json!({"device_code_lifetime_s": 3}));
+    let out = with_device_code(&fake, &list, None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("expired before the sign-in was completed"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

@@ -136,6 +136,26 @@ impl FakeGraph {
         );
     }
 
+    /// Sets the faults (`{"token_lifetime_s": 2, "device_code_lifetime_s": 3, …}`), replacing
+    /// the earlier ones.
+    pub fn set_faults(&self, faults: &Value) {
+        self.call("PUT", "/faults", Some(faults));
+    }
+
+    /// The device codes handed out: `[{"user_code": …, "status": …}]`.
+    pub fn device_codes(&self) -> Value {
+        self.call("GET", "/device-codes", None)
+    }
+
+    /// The administrator enters `user_code` in the browser and accepts (or declines).
+    pub fn answer_device_code(&self, user_code: &str, approve: bool) {
+        self.call(
+            "PUT",
+            &format!("/device-codes/{user_code}"),
+            Some(&json!({"approve": approve})),
+        );
+    }
+
     /// Makes every Graph request (a `$batch` as a whole) take this long.
     pub fn set_latency(&self, ms: u64) {
         self.call("PUT", "/faults", Some(&json!({"latency_ms": ms})));

@@ -44,6 +44,10 @@ pub struct Stats {
     pub batched_requests: u64,
     /// Graph requests by `METHOD operation`.
     pub operations: HashMap<String, u64>,
+    /// Device codes handed out.
+    pub device_codes: u64,
+    /// Access tokens renewed with a refresh token.
+    pub refresh_grants: u64,
 }
 
 /// Faults tests inject.
@@ -58,6 +62,10 @@ pub struct Faults {
     pub retry_after: u64,
     /// How long every Graph request (a `$batch` as a whole) takes, in milliseconds.
     pub latency_ms: u64,
+    /// The lifetime of the access tokens issued, in seconds (0: an hour, as the platform's).
+    pub token_lifetime_s: u64,
+    /// How long a device code may be entered, in seconds (0: 15 minutes, as the platform's).
+    pub device_code_lifetime_s: u64,
 }
 
 /// Everything the simulator knows.
@@ -85,6 +93,10 @@ pub struct State {
     pub calendars: HashMap<String, Vec<Value>>,
     /// Eventual-consistency windows.
     pub delays: super::calendars::Delays,
+    /// Device codes handed out, by device code.
+    pub device_codes: HashMap<String, super::token::DeviceGrant>,
+    /// Refresh tokens that are still good.
+    pub refresh_tokens: std::collections::HashSet<String>,
 }
 
 /// Application permissions that allow each kind of request (any one of them).
@@ -257,6 +269,12 @@ impl Simulator {
         {
             return self.token(tenant, &host, &path, &body);
         }
+        if let Some(tenant) = path
+            .strip_prefix('/')
+            .and_then(|p| p.strip_suffix("/oauth2/v2.0/devicecode"))
+        {
+            return self.device_code(tenant, &body);
+        }
         let Some(graph_path) = path.strip_prefix("/v1.0") else {
             return odata_error(StatusCode::NOT_FOUND, "BadRequest", "Invalid version.");
         };
@@ -288,21 +306,73 @@ impl Simulator {
         response
     }
 
+    /// `POST /{tenant}/oauth2/v2.0/devicecode`: a device code and the code to enter.
+    fn device_code(&self, tenant: &str, body: &[u8]) -> Response<Body> {
+        let form = token::form(body);
+        let mut state = lock(&self.state);
+        if let Err(refusal) = token::check_public(&form, tenant) {
+            return answer(
+                StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::BAD_REQUEST),
+                &refusal.body,
+            );
+        }
+        let lifetime = match state.faults.device_code_lifetime_s {
+            0 => 900,
+            n => n,
+        };
+        let device_code = format!("dc.{}", super::guid());
+        let grant = token::DeviceGrant::new(Instant::now() + Duration::from_secs(lifetime));
+        let user_code = grant.user_code.clone();
+        state.device_codes.insert(device_code.clone(), grant);
+        state.stats.device_codes += 1;
+        answer(
+            StatusCode::OK,
+            &json!({
+                "device_code": device_code,
+                "user_code": user_code,
+                "verification_uri": "https://microsoft.com/devicelogin",
+                "expires_in": lifetime,
+                "interval": 1,
+                "message": format!("To sign in, use a web browser to open the page https://microsoft.com/devicelogin and enter the code {user_code} to authenticate."),
+            }),
+        )
+    }
+
     fn token(&self, tenant: &str, host: &str, path: &str, body: &[u8]) -> Response<Body> {
         let form = token::form(body);
         let audience = format!("https://{host}{path}");
         let mut state = lock(&self.state);
         state.stats.token_requests += 1;
-        match token::check(&form, tenant, &audience, &state.app) {
-            Ok(()) => {
+        let lifetime = match state.faults.token_lifetime_s {
+            0 => 3599,
+            n => n,
+        };
+        let state = &mut *state;
+        let checked = match form.get("grant_type").map(String::as_str) {
+            Some(token::DEVICE_CODE_GRANT | "refresh_token") => token::check_public(&form, tenant)
+                .and_then(|()| {
+                    token::check_delegated(
+                        &form,
+                        &mut state.device_codes,
+                        &mut state.refresh_tokens,
+                        &mut state.stats.refresh_grants,
+                    )
+                }),
+            _ => token::check(&form, tenant, &audience, &state.app).map(|()| None),
+        };
+        match checked {
+            Ok(refresh) => {
                 let access = format!("lab.{}.{}", super::guid(), super::guid());
-                state
-                    .tokens
-                    .insert(access.clone(), Instant::now() + Duration::from_secs(3599));
-                answer(
-                    StatusCode::OK,
-                    &json!({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": access}),
-                )
+                state.tokens.insert(
+                    access.clone(),
+                    Instant::now() + Duration::from_secs(lifetime),
+                );
+                let mut body = json!({"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": access});
+                if let Some(refresh) = refresh {
+                    body["refresh_token"] = json!(refresh);
+                    body["scope"] = json!("User.ReadWrite.All Calendars.ReadWrite");
+                }
+                answer(StatusCode::OK, &body)
             }
             Err(refusal) => {
                 state.stats.refused_sign_ins += 1;
@@ -543,6 +613,34 @@ impl Simulator {
                 }
                 Err(e) => answer(StatusCode::BAD_REQUEST, &json!({"error": e.to_string()})),
             },
+            (Method::GET, "/device-codes") => {
+                let state = lock(&self.state);
+                let codes: Vec<Value> = state
+                    .device_codes
+                    .values()
+                    .map(|g| json!({"user_code": g.user_code, "status": g.status}))
+                    .collect();
+                answer(StatusCode::OK, &json!(codes))
+            }
+            (Method::PUT, path) if path.starts_with("/device-codes/") => {
+                let user_code = decode(&path["/device-codes/".len()..]);
+                let approve = parsed()
+                    .ok()
+                    .and_then(|v| v["approve"].as_bool())
+                    .unwrap_or(false);
+                let mut state = lock(&self.state);
+                match state
+                    .device_codes
+                    .values_mut()
+                    .find(|g| g.user_code == user_code)
+                {
+                    Some(grant) => {
+                        grant.status = if approve { "approved" } else { "declined" };
+                        answer(StatusCode::OK, &json!({}))
+                    }
+                    None => answer(StatusCode::NOT_FOUND, &json!({"error": "no such code"})),
+                }
+            }
             (Method::PUT, "/delays") => match serde_json::from_slice(&body) {
                 Ok(delays) => {
                     lock(&self.state).delays = delays;

@@ -2,7 +2,8 @@
 //! the identity platform refuses: an unknown tenant (AADSTS90002) or app (AADSTS700016), a
 //! wrong secret (AADSTS7000215), an assertion whose thumbprint names no registered certificate
 //! or whose signature does not verify (AADSTS700027), one outside its lifetime (AADSTS700024),
-//! for another audience (AADSTS700021 here).
+//! for another audience (AADSTS700021 here); and an administrator's own sign-in through the
+//! device code flow (pending until the code is entered, declined, expired) with refresh tokens.
 
 use std::collections::HashMap;
 
@@ -66,6 +67,23 @@ pub fn form(body: &[u8]) -> HashMap<String, String> {
         .collect()
 }
 
+/// The tenant a sign-in names (its ID or one of its domains), or the platform's refusal.
+fn known_tenant(tenant: &str) -> Result<(), Refusal> {
+    if tenant.eq_ignore_ascii_case(TENANT_ID)
+        || DOMAINS.iter().any(|d| d.eq_ignore_ascii_case(tenant))
+    {
+        return Ok(());
+    }
+    Err(refuse(
+        400,
+        "invalid_request",
+        90002,
+        &format!(
+            "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."
+        ),
+    ))
+}
+
 /// Checks a token request for `tenant` (the path's segment) made to `audience` (the
 /// endpoint's URL as the client addressed it).
 pub fn check<S: std::hash::BuildHasher>(
@@ -74,18 +92,7 @@ pub fn check<S: std::hash::BuildHasher>(
     audience: &str,
     app: &App,
 ) -> Result<(), Refusal> {
-    let known_tenant = tenant.eq_ignore_ascii_case(TENANT_ID)
-        || DOMAINS.iter().any(|d| d.eq_ignore_ascii_case(tenant));
-    if !known_tenant {
-        return Err(refuse(
-            400,
-            "invalid_request",
-            90002,
-            &format!(
-                "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."
-            ),
-        ));
-    }
+    known_tenant(tenant)?;
     let get = |name: &str| form.get(name).map_or("", String::as_str);
     if get("grant_type") != "client_credentials" {
         return Err(refuse(
@@ -134,6 +141,127 @@ pub fn check<S: std::hash::BuildHasher>(
         ));
     }
     check_assertion(get("client_assertion"), audience, app)
+}
+
+/// The device code grant's `grant_type`.
+pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+/// A device code handed out: the code to enter, and what became of it.
+#[derive(Debug, Clone)]
+pub struct DeviceGrant {
+    /// The code the administrator enters (`ABCD-EFGH`).
+    pub user_code: String,
+    /// `pending`, `approved`, `declined` or `used`.
+    pub status: &'static str,
+    /// Until when it may be entered.
+    pub expires: std::time::Instant,
+}
+
+impl DeviceGrant {
+    /// A new pending grant.
+    pub fn new(expires: std::time::Instant) -> Self {
+        let letters: String = super::guid()
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(8)
+            .collect::<String>()
+            .to_ascii_uppercase();
+        Self {
+            user_code: format!("{}-{}", &letters[..4], &letters[4..]),
+            status: "pending",
+            expires,
+        }
+    }
+}
+
+/// Checks a public client's request (device code, refresh token): the tenant and the app.
+pub fn check_public<S: std::hash::BuildHasher>(
+    form: &HashMap<String, String, S>,
+    tenant: &str,
+) -> Result<(), Refusal> {
+    known_tenant(tenant)?;
+    let client_id = form.get("client_id").map_or("", String::as_str);
+    if client_id != CLIENT_ID {
+        return Err(refuse(
+            400,
+            "unauthorized_client",
+            700_016,
+            &format!(
+                "Application with identifier '{client_id}' was not found in the directory 'Lab'."
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A device code or refresh token redeemed: the new refresh token, or the platform's refusal
+/// (`authorization_pending` until the code is entered, `authorization_declined`,
+/// `expired_token`, `invalid_grant`).
+pub fn check_delegated<S: std::hash::BuildHasher, T: std::hash::BuildHasher>(
+    form: &HashMap<String, String, S>,
+    device_codes: &mut HashMap<String, DeviceGrant, T>,
+    refresh_tokens: &mut std::collections::HashSet<String, T>,
+    refresh_grants: &mut u64,
+) -> Result<Option<String>, Refusal> {
+    let get = |name: &str| form.get(name).map_or("", String::as_str);
+    if get("grant_type") == "refresh_token" {
+        if !refresh_tokens.remove(get("refresh_token")) {
+            return Err(refuse(
+                400,
+                "invalid_grant",
+                700_082,
+                "The refresh token has expired or is invalid.",
+            ));
+        }
+        *refresh_grants += 1;
+    } else {
+        let Some(grant) = device_codes.get_mut(get("device_code")) else {
+            return Err(refuse(
+                400,
+                "invalid_grant",
+                70000,
+                "The provided value for the input parameter 'device_code' is not valid.",
+            ));
+        };
+        if std::time::Instant::now() > grant.expires {
+            return Err(refuse(
+                400,
+                "expired_token",
+                70020,
+                "The provided value for the input parameter 'device_code' is not valid. This device code has expired.",
+            ));
+        }
+        match grant.status {
+            "pending" => {
+                return Err(refuse(
+                    400,
+                    "authorization_pending",
+                    70016,
+                    "OAuth 2.0 device flow error. Authorization is pending. Continue polling.",
+                ));
+            }
+            "declined" => {
+                return Err(refuse(
+                    400,
+                    "authorization_declined",
+                    70000,
+                    "The user declined to authorize the application.",
+                ));
+            }
+            "used" => {
+                return Err(refuse(
+                    400,
+                    "invalid_grant",
+                    54005,
+                    "OAuth2 Authorization code was already redeemed.",
+                ));
+            }
+            _ => grant.status = "used",
+        }
+    }
+    let refresh = format!("rt.{}", super::guid());
+    refresh_tokens.insert(refresh.clone());
+    Ok(Some(refresh))
 }
 
 fn check_assertion(assertion: &str, audience: &str, app: &App) -> Result<(), Refusal> {
