@@ -215,6 +215,40 @@ fn password_files_in_a_csv_stay_beside_it_and_are_never_described() {
         "Lab-Beside-2026!x"
     ));
     assert!(samba_user(&format!("{tag}-admin")).is_none());
+
+    // With --generate-password, a row's own file still gives that row's password; only the
+    // other rows get generated ones.
+    let generated = dir.path().join("generated.csv");
+    let csv = write(
+        dir.path(),
+        "mixed.csv",
+        format!(
+            "name,account-password-file
+{tag}-own,good.pw
+{tag}-gen,
+"
+        )
+        .as_bytes(),
+    );
+    let out = ad()
+        .args(["-o", "jsonl", "create-user", "--from-csv"])
+        .args([csv.as_os_str()])
+        .args([
+            "--path",
+            lab::seed::SERVICE_ACCOUNTS_OU,
+            "--generate-password",
+        ])
+        .arg("--generated-password-file")
+        .arg(&generated)
+        .run();
+    out.expect_code(0);
+    assert!(crate::support::can_bind(
+        &format!("{tag}-own@lab.example"),
+        "Lab-Beside-2026!x"
+    ));
+    let rows = std::fs::read_to_string(&generated).unwrap();
+    assert_eq!(rows.lines().count(), 2, "{rows}");
+    assert!(rows.contains(&format!("{tag}-gen,")), "{rows}");
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! New accounts' passwords: given on stdin (the same for every account), read from a file per
-//! account, asked for at a prompt, or generated to meet the domain's policy; and the domain
+//! account (a CSV row's own file before any other source), asked for at a prompt, or
+//! generated to meet the domain's policy; and the domain
 //! facts they are checked against, read once per run.
 
 use std::path::PathBuf;
@@ -132,7 +133,14 @@ impl Passwords {
         spec: &AccountSpec,
         batch: bool,
     ) -> Result<Option<NewPassword>, CommandError> {
-        match &self.source {
+        // A row's own account-password-file cell comes before the run's source (the option
+        // of that name cannot be given with stdin or --generate-password, so with those the
+        // file is a cell's): a row's password is never silently replaced.
+        let source = match (&self.source, &spec.password_file) {
+            (_, Some(_)) => &Source::FilesOrPrompt,
+            (source, None) => source,
+        };
+        match source {
             Source::Given(secret) => Ok(Some(NewPassword {
                 secret: secret.clone(),
                 origin: Origin::Operator,
