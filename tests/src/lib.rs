@@ -7,6 +7,7 @@
 //! - [`mail_enable`]: what Exchange's Enable-DistributionGroup leaves in the directory.
 //! - [`kerberos`]: the simulator's service principal and keytab, and its name for clients.
 //! - [`peer`]: exchangelib, a client written elsewhere, in a throwaway virtual environment.
+//! - [`program`]: what the simulator programs share around their own work.
 
 pub mod certs;
 pub mod exchange;
@@ -18,6 +19,7 @@ pub mod ldap_proxy;
 pub mod mail_enable;
 pub mod peer;
 pub mod prerequisites;
+pub mod program;
 pub mod publish;
 pub mod samba;
 pub mod seed;
