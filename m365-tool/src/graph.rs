@@ -233,6 +233,31 @@ impl Graph {
         })
     }
 
+    /// Who makes the changes, for journals: the administrator's UPN after a device code (read
+    /// from `/me`), else the app (`app CLIENT-ID`).
+    pub async fn actor(&self) -> String {
+        let app = format!("app {}", self.signin.client_id);
+        if !self.signin.delegated() {
+            return app;
+        }
+        match self
+            .get(
+                "/me?$select=userPrincipalName".into(),
+                "reading who signed in".into(),
+                "User.Read",
+            )
+            .await
+        {
+            Ok(me) => me["userPrincipalName"].as_str().map_or(app, |upn| {
+                format!("{upn} (through app {})", self.signin.client_id)
+            }),
+            Err(e) => {
+                log::info!("cannot read who signed in ({e}); the journal names the app");
+                app
+            }
+        }
+    }
+
     /// Graph's v1.0 root this client talks to (`https://graph.microsoft.com/v1.0`).
     pub fn base(&self) -> &str {
         &self.base

@@ -1034,16 +1034,18 @@ fn an_administrator_signs_in_with_a_device_code_and_refusals_say_why() {
     // Tokens that last two seconds: every renewal goes through the refresh token, never a
     // second code.
     fake.set_faults(&json!({"token_lifetime_s": 2}));
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("grant.jsonl");
     let grant = m365(&fake)
+        .args(["--device-code", "-o", "json", "grant"])
         .args([
-            "--device-code",
-            "-o",
-            "json",
-            "grant",
             "--to",
             "svc-dc@lab.example",
+            "--level",
+            "Reviewer",
+            "--journal",
         ])
-        .args(["--level", "Reviewer"])
+        .arg(&journal)
         .mailboxes(&mailboxes);
     let out = with_device_code(&fake, &grant, Some(true));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -1066,9 +1068,26 @@ fn an_administrator_signs_in_with_a_device_code_and_refusals_say_why() {
     let stats = fake.stats();
     assert_eq!(stats["device_codes"], 1, "{stats}");
     assert!(stats["refresh_grants"].as_u64().unwrap() >= 1, "{stats}");
-    // No secret or certificate was needed, and the code's token never shows.
+    // The journal names the administrator who signed in, not only the app.
+    let header: Value = serde_json::from_str(
+        std::fs::read_to_string(&journal)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        header["user"],
+        format!(
+            "admin@labexample.onmicrosoft.com (through app {})",
+            FakeGraph::client_id()
+        )
+    );
+    // No secret or certificate was needed, and neither the device code nor a refresh token
+    // shows.
     assert!(
-        !stderr.contains("lab.") && !stderr.contains("rt."),
+        !stderr.contains("dc.") && !stderr.contains("rt."),
         "{stderr}"
     );
 

@@ -381,7 +381,7 @@ pub async fn run_edits(
                 _ => None,
             },
             url: graph.base().to_owned(),
-            user: ctx.tenant.client_id.clone().unwrap_or_default(),
+            user: graph.actor().await,
             started: jiff::Timestamp::now().to_string(),
             tool_version: env!("CARGO_PKG_VERSION").to_owned(),
             undoes: edit.undoes.as_ref().map(|(undone, _)| undone.clone()),

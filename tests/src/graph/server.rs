@@ -68,6 +68,16 @@ pub struct Faults {
     pub device_code_lifetime_s: u64,
 }
 
+/// Who a request comes from: the permissions its token carries, and the signed-in user of a
+/// delegated token.
+#[derive(Debug, Clone, Default)]
+pub struct Caller {
+    /// The permissions (the app's roles; a delegated token here carries the same).
+    pub roles: Vec<String>,
+    /// The signed-in user (`None` for the app itself).
+    pub user: Option<String>,
+}
+
 /// Everything the simulator knows.
 #[derive(Default)]
 pub struct State {
@@ -77,8 +87,8 @@ pub struct State {
     pub skus: Vec<Value>,
     /// Users by id.
     pub users: HashMap<String, Value>,
-    /// Issued tokens and when they end.
-    pub tokens: HashMap<String, Instant>,
+    /// Issued tokens: when they end, and the user signed in (a delegated token).
+    pub tokens: HashMap<String, (Instant, Option<String>)>,
     /// Faults.
     pub faults: Faults,
     /// Counts.
@@ -226,6 +236,15 @@ impl Simulator {
             );
             state.licensed.insert(id, long_ago);
         }
+        // The administrator who signs in with a device code (no mailbox).
+        let id = super::guid();
+        state.users.insert(
+            id.clone(),
+            json!({"id": id, "userPrincipalName": tenant::ADMIN_UPN,
+                "displayName": "Lab Administrator", "mailNickname": "admin",
+                "accountEnabled": true, "usageLocation": "NL", "passwordPolicies": "None",
+                "businessPhones": [], "assignedLicenses": []}),
+        );
         Arc::new(Self {
             state: Mutex::new(state),
             capture_dir,
@@ -278,8 +297,8 @@ impl Simulator {
         let Some(graph_path) = path.strip_prefix("/v1.0") else {
             return odata_error(StatusCode::NOT_FOUND, "BadRequest", "Invalid version.");
         };
-        let roles = match self.bearer(&parts.headers) {
-            Ok(roles) => roles,
+        let caller = match self.bearer(&parts.headers) {
+            Ok(caller) => caller,
             Err(response) => return *response,
         };
         let latency = lock(&self.state).faults.latency_ms;
@@ -287,10 +306,10 @@ impl Simulator {
             tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
         }
         if parts.method == Method::POST && graph_path == "/$batch" {
-            return self.batch(&body, &roles);
+            return self.batch(&body, &caller);
         }
         let (status, wait, value) =
-            self.serve_one(&parts.method, graph_path, &query, &body, &roles, arrived);
+            self.serve_one(&parts.method, graph_path, &query, &body, &caller, arrived);
         let mut response = if let Some(value) = value {
             answer(status, &value)
         } else {
@@ -363,9 +382,11 @@ impl Simulator {
         match checked {
             Ok(refresh) => {
                 let access = format!("lab.{}.{}", super::guid(), super::guid());
+                // A token from a device code or refresh token is the administrator's.
+                let user = refresh.as_ref().map(|_| tenant::ADMIN_UPN.to_owned());
                 state.tokens.insert(
                     access.clone(),
-                    Instant::now() + Duration::from_secs(lifetime),
+                    (Instant::now() + Duration::from_secs(lifetime), user),
                 );
                 let mut body = json!({"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": access});
                 if let Some(refresh) = refresh {
@@ -385,7 +406,7 @@ impl Simulator {
     }
 
     /// The app's roles for a valid bearer token, else Graph's 401.
-    fn bearer(&self, headers: &http::HeaderMap) -> Result<Vec<String>, Box<Response<Body>>> {
+    fn bearer(&self, headers: &http::HeaderMap) -> Result<Caller, Box<Response<Body>>> {
         let mut state = lock(&self.state);
         state.stats.graph_requests += 1;
         let token = headers
@@ -394,7 +415,10 @@ impl Simulator {
             .and_then(|v| v.strip_prefix("Bearer "))
             .unwrap_or("");
         match state.tokens.get(token) {
-            Some(until) if *until > Instant::now() => Ok(state.app.roles.clone()),
+            Some((until, user)) if *until > Instant::now() => Ok(Caller {
+                roles: state.app.roles.clone(),
+                user: user.clone(),
+            }),
             Some(_) => Err(Box::new(odata_error(
                 StatusCode::UNAUTHORIZED,
                 "InvalidAuthenticationToken",
@@ -450,13 +474,13 @@ impl Simulator {
         path: &str,
         query: &str,
         body: &[u8],
-        roles: &[String],
+        caller: &Caller,
         arrived: Instant,
     ) -> (StatusCode, Option<u64>, Option<Value>) {
         if let Some((status, wait, value)) = self.throttle(arrived) {
             return (status, Some(wait), Some(value));
         }
-        let handled = self.route(method, path, query, body, roles);
+        let handled = self.route(method, path, query, body, caller);
         let operation = format!("{method} {}", operation_name(path));
         *lock(&self.state)
             .stats
@@ -474,7 +498,7 @@ impl Simulator {
 
     /// `POST /$batch`: up to 20 requests, each answered as if sent alone (throttling
     /// included), in one answer.
-    fn batch(&self, body: &[u8], roles: &[String]) -> Response<Body> {
+    fn batch(&self, body: &[u8], caller: &Caller) -> Response<Body> {
         let arrived = Instant::now();
         let Ok(envelope) = serde_json::from_slice::<Value>(body) else {
             return odata_error(
@@ -518,7 +542,7 @@ impl Simulator {
                 .map(|b| b.to_string().into_bytes())
                 .unwrap_or_default();
             let (status, wait, value) =
-                self.serve_one(&method, path, query, &sub_body, roles, arrived);
+                self.serve_one(&method, path, query, &sub_body, caller, arrived);
             let mut headers = json!({"Content-Type": "application/json"});
             if let Some(wait) = wait {
                 headers["Retry-After"] = json!(wait.to_string());
@@ -538,8 +562,9 @@ impl Simulator {
         path: &str,
         query: &str,
         body: &[u8],
-        roles: &[String],
+        caller: &Caller,
     ) -> Handled {
+        let roles = &caller.roles;
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
         let needs = |allowed: &[&str]| -> Option<Handled> {
             if roles.iter().any(|r| allowed.contains(&r.as_str())) {
@@ -554,6 +579,15 @@ impl Simulator {
             }
         };
         match (method, segments.as_slice()) {
+            // The signed-in user: only with a delegated token, as Graph.
+            (&Method::GET, ["me"]) => match &caller.user {
+                Some(user) => self.read_user(user, query),
+                None => Handled::error(
+                    StatusCode::BAD_REQUEST,
+                    "BadRequest",
+                    "/me request is only valid with delegated authentication flow.",
+                ),
+            },
             (&Method::GET, ["subscribedSkus"]) => {
                 needs(READ_SKUS).unwrap_or_else(|| self.subscribed_skus())
             }

@@ -11,6 +11,9 @@ pub const TENANT_ID: &str = "4d1c6a1e-2f0a-4c55-9e34-7b1a6c0f5e21";
 /// The lab tenant's verified domains.
 pub const DOMAINS: [&str; 2] = ["lab.example", "labexample.onmicrosoft.com"];
 
+/// The tenant's administrator, who signs in with a device code.
+pub const ADMIN_UPN: &str = "admin@labexample.onmicrosoft.com";
+
 /// The app registration's client id.
 pub const CLIENT_ID: &str = "9b2f6c1d-51a4-4b6e-8f0d-3c7e2a9d1b44";
 
