@@ -473,10 +473,12 @@ fn write_groups(mut file: &File, receiver: &mpsc::Receiver<Message>) -> io::Resu
         if let Err(e) = &result {
             failure.get_or_insert(e.kind());
         }
+        // Every waiter hears the failure in the same words, whether its own group hit it or
+        // an earlier one did: the kind ("no storage space"), not the one OS message.
         for waiter in waiters {
             let _ = waiter.send(match &result {
                 Ok(()) => Ok(()),
-                Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
+                Err(e) => Err(io::Error::from(e.kind())),
             });
         }
     }
