@@ -1,10 +1,17 @@
 //! What a simulator program (`fake-ews`, `fake-graph`) does around its own work: `--name VALUE`
-//! options, a two-thread runtime, its TLS identity, its listeners, a failure as one line, and
-//! serving until whoever started it closes its stdin.
+//! options, a two-thread runtime, its TLS identity, its listeners, plain-HTTP serving, a failure
+//! as one line, and serving until whoever started it closes its stdin.
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::process::ExitCode;
 
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
 use serde::de::DeserializeOwned;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
@@ -106,6 +113,30 @@ where
             eprintln!("{name}: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Serves plain HTTP/1.1 on `listener` until the process ends, each request answered by
+/// `answer` (a control API, Autodiscover's redirect site).
+pub async fn serve_plain<F, Fut>(listener: TcpListener, answer: F)
+where
+    F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Response<Full<Bytes>>> + Send + 'static,
+{
+    loop {
+        let Ok((tcp, _)) = listener.accept().await else {
+            continue;
+        };
+        let answer = answer.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |request| {
+                let answer = answer.clone();
+                async move { Ok::<_, Infallible>(answer(request).await) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(tcp), service)
+                .await;
+        });
     }
 }
 

@@ -97,6 +97,31 @@ impl State {
             _ => Err(not_enabled()),
         }
     }
+
+    /// The entries of `key`'s calendar and the index of the entry `permission`, or Graph's
+    /// answer when either is not there.
+    fn permission(
+        &mut self,
+        key: &str,
+        permission: &str,
+    ) -> Result<(&mut Vec<Value>, usize), Handled> {
+        let id = self.calendar_owner(key)?;
+        let entries = self
+            .calendars
+            .entry(id)
+            .or_insert_with(|| vec![my_organization()]);
+        match entries
+            .iter()
+            .position(|e| e["id"].as_str() == Some(permission))
+        {
+            Some(at) => Ok((entries, at)),
+            None => Err(Handled::error(
+                StatusCode::NOT_FOUND,
+                "ErrorItemNotFound",
+                "The specified permission was not found.",
+            )),
+        }
+    }
 }
 
 impl Simulator {
@@ -182,24 +207,11 @@ impl Simulator {
             .unwrap_or("")
             .to_owned();
         let mut state = lock(&self.state);
-        let id = match state.calendar_owner(key) {
-            Ok(id) => id,
+        let (entries, at) = match state.permission(key, permission) {
+            Ok(found) => found,
             Err(answer) => return answer,
         };
-        let entries = state
-            .calendars
-            .entry(id)
-            .or_insert_with(|| vec![my_organization()]);
-        let Some(entry) = entries
-            .iter_mut()
-            .find(|e| e["id"].as_str() == Some(permission))
-        else {
-            return Handled::error(
-                StatusCode::NOT_FOUND,
-                "ErrorItemNotFound",
-                "The specified permission was not found.",
-            );
-        };
+        let entry = &mut entries[at];
         let allowed = entry["allowedRoles"]
             .as_array()
             .is_some_and(|a| a.iter().any(|r| r == role.as_str()));
@@ -219,23 +231,9 @@ impl Simulator {
 
     pub(super) fn remove_permission(&self, key: &str, permission: &str) -> Handled {
         let mut state = lock(&self.state);
-        let id = match state.calendar_owner(key) {
-            Ok(id) => id,
+        let (entries, index) = match state.permission(key, permission) {
+            Ok(found) => found,
             Err(answer) => return answer,
-        };
-        let entries = state
-            .calendars
-            .entry(id)
-            .or_insert_with(|| vec![my_organization()]);
-        let Some(index) = entries
-            .iter()
-            .position(|e| e["id"].as_str() == Some(permission))
-        else {
-            return Handled::error(
-                StatusCode::NOT_FOUND,
-                "ErrorItemNotFound",
-                "The specified permission was not found.",
-            );
         };
         if entries[index]["isRemovable"] == false {
             return invalid("The default permission cannot be removed.");

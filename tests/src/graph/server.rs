@@ -792,19 +792,9 @@ pub async fn serve(
 
 /// Serves the control API on `listener`.
 pub async fn serve_control(simulator: Arc<Simulator>, listener: TcpListener) {
-    loop {
-        let Ok((tcp, _)) = listener.accept().await else {
-            continue;
-        };
+    crate::program::serve_plain(listener, move |request| {
         let simulator = Arc::clone(&simulator);
-        tokio::spawn(async move {
-            let service = service_fn(move |request| {
-                let simulator = Arc::clone(&simulator);
-                async move { Ok::<_, Infallible>(simulator.control(request).await) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(tcp), service)
-                .await;
-        });
-    }
+        async move { simulator.control(request).await }
+    })
+    .await;
 }

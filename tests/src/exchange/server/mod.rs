@@ -25,7 +25,6 @@ pub mod permission_ops;
 pub mod settings;
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -355,38 +354,18 @@ pub async fn serve_ews(
 
 /// Serves the plain-HTTP site of Autodiscover's redirect method on `listener`.
 pub async fn serve_http(simulator: Arc<Simulator>, listener: TcpListener) {
-    loop {
-        let Ok((tcp, _)) = listener.accept().await else {
-            continue;
-        };
+    crate::program::serve_plain(listener, move |request: Request<Incoming>| {
         let simulator = Arc::clone(&simulator);
-        tokio::spawn(async move {
-            let service = service_fn(move |request: Request<Incoming>| {
-                let simulator = Arc::clone(&simulator);
-                async move { Ok::<_, Infallible>(simulator.http_site(request.uri().path())) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(tcp), service)
-                .await;
-        });
-    }
+        async move { simulator.http_site(request.uri().path()) }
+    })
+    .await;
 }
 
 /// Serves the control API on `listener`.
 pub async fn serve_control(simulator: Arc<Simulator>, listener: TcpListener) {
-    loop {
-        let Ok((tcp, _)) = listener.accept().await else {
-            continue;
-        };
+    crate::program::serve_plain(listener, move |request| {
         let simulator = Arc::clone(&simulator);
-        tokio::spawn(async move {
-            let service = service_fn(move |request| {
-                let simulator = Arc::clone(&simulator);
-                async move { Ok::<_, Infallible>(simulator.control(request).await) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(tcp), service)
-                .await;
-        });
-    }
+        async move { simulator.control(request).await }
+    })
+    .await;
 }
