@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,7 +18,10 @@ use std::time::{Duration, Instant};
 use lab::ldap_proxy::{Answer, Fault, LdapFaultProxy, op};
 use lab::samba::SambaDc;
 
-use crate::support::{DENY_EVERYONE, DENY_SELF, ad_on, binding, failure_lines, fault_dc};
+use crate::support::{
+    DENY_EVERYONE, DENY_SELF, SmallDisk, ad_on, binding, failure_lines, fault_dc, signal,
+    signal_group,
+};
 
 const ACCOUNTS: usize = 300;
 
@@ -274,14 +277,6 @@ fn rerun_completes(dc: &SambaDc, batch: &Batch, server: &str) {
     assert!(binding(dc, &sample).iter().all(|ok| *ok), "{sample:?} bind");
 }
 
-fn signal(pid: u32, signal: &str) {
-    let status = Command::new("kill")
-        .args([signal, "--", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success(), "kill {signal} {pid}");
-}
-
 fn ctrl_c(dc: &'static SambaDc) {
     let batch = Batch::new("ctrlc");
     let watcher = Watcher::start(dc, &batch);
@@ -365,51 +360,6 @@ fn frozen_dc(dc: &'static SambaDc) {
     );
     after_the_fault(dc, &batch);
     rerun_completes(dc, &batch, &dc.server());
-}
-
-fn signal_group(group: &str, signal: &str) {
-    let status = Command::new("kill")
-        .args([signal, "--", group])
-        .status()
-        .unwrap();
-    assert!(status.success(), "kill {signal} {group}");
-}
-
-/// A tmpfs of a few kilobytes, unmounted when dropped.
-struct SmallDisk(PathBuf);
-
-impl SmallDisk {
-    fn mount(at: &Path, size: &str) -> Self {
-        std::fs::create_dir_all(at).unwrap();
-        let status = Command::new("mount")
-            .args([
-                "-t",
-                "tmpfs",
-                "-o",
-                &format!("size={size},mode=0700"),
-                "tmpfs",
-            ])
-            .arg(at)
-            .status()
-            .unwrap();
-        assert!(status.success(), "mount a tmpfs");
-        Self(at.to_owned())
-    }
-
-    fn grow(&self, size: &str) {
-        let status = Command::new("mount")
-            .args(["-o", &format!("remount,size={size}")])
-            .arg(&self.0)
-            .status()
-            .unwrap();
-        assert!(status.success(), "remount the tmpfs");
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
 }
 
 fn full_disk(dc: &'static SambaDc) {

@@ -2,7 +2,6 @@
 //! by a crash, mailbox lists as people really write them, and throttling storms and dropped
 //! connections, all checked through the simulator's own state.
 
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -55,13 +54,7 @@ fn an_interrupted_grant_resumes_from_its_journal_and_undo_puts_every_calendar_ba
     };
     let child = grant().spawn();
     std::thread::sleep(Duration::from_millis(1500));
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
+    crate::support::signal(child.id(), "-INT");
     let first = child.wait_with_output().unwrap();
     assert_eq!(first.status.code(), Some(130), "{first:?}");
     let done_first = String::from_utf8_lossy(&first.stdout).lines().count();
@@ -368,14 +361,7 @@ fn a_second_signal_exits_at_once_and_the_journal_still_resumes() {
     std::thread::sleep(Duration::from_millis(1500));
     let started = std::time::Instant::now();
     for _ in 0..2 {
-        let pid = child.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args(["-TERM", &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
+        crate::support::signal(child.id(), "-TERM");
         std::thread::sleep(Duration::from_millis(50));
     }
     let stopped = child.wait_with_output().unwrap();
@@ -409,7 +395,7 @@ fn a_full_disk_stops_the_run_with_no_calendar_written_without_its_record() {
     let mailboxes = amsterdam_mailboxes();
     let dir = tempfile::tempdir().unwrap();
     let small = dir.path().join("small");
-    let _disk = crate::support::SmallDisk::mount(&small);
+    let _disk = crate::support::SmallDisk::mount(&small, "4k");
     let journal = small.join("grant.jsonl");
     let tool = ews_to(&fake)
         .args(["-o", "jsonl", "grant", "--to", GRANTEE, "--level", "Author"])

@@ -5,7 +5,6 @@
 //! without its record; all checked through the simulator's own state.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use lab::fake_graph::FakeGraph;
@@ -229,13 +228,7 @@ fn ctrl_c_stops_between_batches_and_the_same_command_finishes_writing_each_calen
     fake.set_latency(500);
     let child = grant().spawn();
     std::thread::sleep(Duration::from_millis(1500));
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
+    crate::support::signal(child.id(), "-INT");
     let first = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&first.stderr);
     assert_eq!(first.status.code(), Some(130), "{stderr}");
@@ -325,7 +318,7 @@ fn a_full_disk_stops_the_run_before_any_calendar_is_changed_without_its_record()
     let mailboxes = cloud_mailboxes(20);
     let dir = tempfile::tempdir().unwrap();
     let small = dir.path().join("small");
-    let _disk = crate::support::SmallDisk::mount(&small);
+    let _disk = crate::support::SmallDisk::mount(&small, "4k");
     let journal = small.join("grant.jsonl");
     let header = json!({
         "record": "header", "tool": "m365-tool", "command": "grant", "grantee": SVC,

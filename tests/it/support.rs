@@ -478,25 +478,39 @@ pub fn invalid(schema: &Path, files: &[PathBuf]) -> Vec<String> {
     failures
 }
 
-/// A file system of one page (4 KiB) mounted on `dir`, unmounted when dropped however the
-/// test ends: a disk that fills after a few lines.
-pub struct SmallDisk(std::path::PathBuf);
+/// A tmpfs of a few kilobytes mounted on a folder, unmounted when dropped however the test
+/// ends: a disk that fills after a few lines.
+pub struct SmallDisk(pub std::path::PathBuf);
 
 impl SmallDisk {
-    /// Mounts it (the lab runs as root).
+    /// Mounts one of `size` (`4k`, `8k`) on `at` (the lab runs as root).
     #[track_caller]
-    pub fn mount(dir: &std::path::Path) -> Self {
-        std::fs::create_dir_all(dir).unwrap();
-        let mounted = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "size=4k", "tmpfs"])
-            .arg(dir)
+    pub fn mount(at: &std::path::Path, size: &str) -> Self {
+        std::fs::create_dir_all(at).unwrap();
+        let status = std::process::Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
+            .arg(at)
             .status()
             .unwrap();
-        assert!(
-            mounted.success(),
-            "mount a small tmpfs (the lab runs as root)"
-        );
-        Self(dir.to_owned())
+        assert!(status.success(), "mount a tmpfs (the lab runs as root)");
+        Self(at.to_owned())
+    }
+
+    /// Gives it room again.
+    #[track_caller]
+    pub fn grow(&self, size: &str) {
+        let status = std::process::Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.0)
+            .status()
+            .unwrap();
+        assert!(status.success(), "remount the tmpfs");
     }
 }
 
@@ -504,4 +518,20 @@ impl Drop for SmallDisk {
     fn drop(&mut self) {
         let _ = std::process::Command::new("umount").arg(&self.0).status();
     }
+}
+
+/// Sends `signal` (`-INT`, `-TERM`) to the process `pid`.
+#[track_caller]
+pub fn signal(pid: u32, signal: &str) {
+    signal_group(&pid.to_string(), signal);
+}
+
+/// Sends `signal` to `target`: a process id, or `-PGID` for a process group.
+#[track_caller]
+pub fn signal_group(target: &str, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args([signal, "--", target])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill {signal} {target}");
 }
