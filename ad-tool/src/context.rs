@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use common::args::GlobalArgs;
-use common::output::{Output, Shape, write_error};
+use common::output::Shape;
 use common::secret::read_secret;
 use common::{CommandError, ExitStatus};
 
@@ -177,23 +177,6 @@ impl Context {
         )
     }
 
-    /// Output on stdout in the chosen format.
-    pub fn output(&self, shape: Shape) -> Output {
-        Output::stdout(self.global.output, shape)
-    }
-
-    /// Prints one record in the chosen format (`human` through `human`), ending the output.
-    pub fn print_one<T: serde::Serialize>(
-        &self,
-        record: &T,
-        human: impl FnOnce(&mut std::io::Stdout) -> std::io::Result<()>,
-    ) -> Result<(), CommandError> {
-        let mut output = self.output(Shape::Single);
-        output.record(record, human).map_err(write_error)?;
-        output.finish().map_err(write_error)?;
-        Ok(())
-    }
-
     /// A reporter of `noun`s on stdout: `shape` decides whether `json` prints an object or an
     /// array.
     pub fn reporter(
@@ -201,13 +184,7 @@ impl Context {
         shape: Shape,
         noun: (&'static str, &'static str),
     ) -> common::report::Reporter {
-        common::report::Reporter::new(
-            "ad-tool",
-            self.output(shape),
-            self.verbose(),
-            self.global.quiet,
-            noun,
-        )
+        self.global.reporter("ad-tool", shape, noun)
     }
 
     /// Whether `-v` was given (the server's own text is then shown with errors).

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Args};
 
-use crate::output::OutputFormat;
+use crate::output::{Output, OutputFormat, Shape, write_error};
 use crate::secret::SecretRequest;
 use crate::tls::TlsOptions;
 
@@ -59,6 +59,35 @@ pub struct GlobalArgs {
 }
 
 impl GlobalArgs {
+    /// Output on stdout in the chosen format (`-o`).
+    pub fn stdout(&self, shape: Shape) -> Output {
+        Output::stdout(self.output, shape)
+    }
+
+    /// Prints one record in the chosen format (`human` writes its human form), ending the
+    /// output.
+    pub fn print_one<T: serde::Serialize>(
+        &self,
+        record: &T,
+        human: impl FnOnce(&mut std::io::Stdout) -> std::io::Result<()>,
+    ) -> Result<(), crate::CommandError> {
+        let mut output = self.stdout(Shape::Single);
+        output.record(record, human).map_err(write_error)?;
+        output.finish().map_err(write_error)?;
+        Ok(())
+    }
+
+    /// A reporter of `tool`'s items (`noun`: singular and plural) on stdout in the chosen
+    /// format, as verbose and quiet as `-v` and `-q` say.
+    pub fn reporter(
+        &self,
+        tool: &'static str,
+        shape: Shape,
+        noun: (&'static str, &'static str),
+    ) -> crate::report::Reporter {
+        crate::report::Reporter::new(tool, self.stdout(shape), self.verbose > 0, self.quiet, noun)
+    }
+
     /// The TLS trust settings.
     pub fn tls_options(&self) -> TlsOptions {
         TlsOptions {

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use common::CommandError;
 use common::args::GlobalArgs;
-use common::output::{Output, Shape};
+use common::output::Shape;
 use common::secret::read_secret;
 
 use crate::cli::{AuthMethod, PASSWORD_ENV, ServerArgs};
@@ -256,20 +256,9 @@ impl Context {
             })
     }
 
-    /// Output on stdout in the chosen format.
-    pub fn output(&self, shape: Shape) -> Output {
-        Output::stdout(self.global.output, shape)
-    }
-
     /// A reporter of `noun`s (one record each) on stdout in the chosen format.
     pub fn reporter(&self, noun: (&'static str, &'static str)) -> common::report::Reporter {
-        common::report::Reporter::new(
-            "ews-tool",
-            self.output(Shape::Many),
-            self.verbose(),
-            self.global.quiet,
-            noun,
-        )
+        self.global.reporter("ews-tool", Shape::Many, noun)
     }
 
     /// How this run logs on: `--auth`, and under Negotiate, Kerberos when no password source

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use common::args::GlobalArgs;
-use common::output::{Output, Shape, write_error};
+use common::output::Shape;
 use common::secret::read_secret;
 use common::{CommandError, ExitStatus};
 
@@ -79,22 +79,12 @@ impl Context {
         graph.sign_in().await.map_err(|e| e.explain())?;
         Ok(graph)
     }
+}
 
-    /// Output on stdout in the chosen format.
-    pub fn output(&self, shape: Shape) -> Output {
-        Output::stdout(self.global.output, shape)
-    }
-
-    /// Prints one record in the chosen format, ending the output.
-    pub fn print_one<T: serde::Serialize>(
-        &self,
-        record: &T,
-        human: impl FnOnce(&mut std::io::Stdout) -> std::io::Result<()>,
-    ) -> Result<(), CommandError> {
-        let mut output = self.output(Shape::Single);
-        output.record(record, human).map_err(write_error)?;
-        output.finish().map_err(write_error)?;
-        Ok(())
+impl Context {
+    /// A reporter of `noun`s (one record each) on stdout in the chosen format.
+    pub fn reporter(&self, noun: (&'static str, &'static str)) -> common::report::Reporter {
+        self.global.reporter("m365-tool", Shape::Many, noun)
     }
 }
 

@@ -286,7 +286,7 @@ pub async fn run(args: CreateGroupArgs, ctx: &Context) -> Result<ExitStatus, Com
         log::warn!("{}", exchange_step(&record.dn, mail.as_str()));
     }
     let any_failed = record.members.iter().any(|m| m.error.is_some());
-    ctx.print_one(&record, |w| record.write_human(w))?;
+    ctx.global.print_one(&record, |w| record.write_human(w))?;
     directory.unbind().await;
     Ok(batch_status(any_failed))
 }

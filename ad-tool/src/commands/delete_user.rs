@@ -63,7 +63,7 @@ pub async fn run(args: DeleteUserArgs, ctx: &Context) -> Result<ExitStatus, Comm
             action: Some(Action::Absent),
             ..Default::default()
         };
-        ctx.print_one(&record, |w| record.write_line(w))?;
+        ctx.global.print_one(&record, |w| record.write_line(w))?;
         return Ok(ExitStatus::Success);
     };
     let mut record = AccountRecord::from_entry(&entry, None);
@@ -106,7 +106,7 @@ pub async fn run(args: DeleteUserArgs, ctx: &Context) -> Result<ExitStatus, Comm
             Err(e) => return Err(failure::explain(&e).with_item(&args.name)),
         }
     }
-    ctx.print_one(&record, |w| record.write_line(w))?;
+    ctx.global.print_one(&record, |w| record.write_line(w))?;
     directory.unbind().await;
     Ok(ExitStatus::Success)
 }

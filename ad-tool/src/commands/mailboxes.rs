@@ -93,7 +93,7 @@ pub async fn run(args: MailboxesArgs, ctx: &Context) -> Result<ExitStatus, Comma
         .unwrap_or_else(|| directory.naming_context.clone());
     let filter = mailbox_filter(&args.recipient_types, group_dn.as_ref());
     let attrs = ["mail", "sAMAccountName", "msExchRecipientTypeDetails"];
-    let mut output = ctx.output(Shape::Many);
+    let mut output = ctx.global.stdout(Shape::Many);
     let mut count = 0usize;
     // A spinner and a count on a terminal: the total is known only at the end.
     let progress = Progress::start(

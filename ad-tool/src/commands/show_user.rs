@@ -44,7 +44,7 @@ pub async fn run(args: ShowUserArgs, ctx: &Context) -> Result<ExitStatus, Comman
         })?;
     let record = AccountRecord::from_entry(&entry, descriptor.as_ref())
         .with_details(&entry, descriptor.as_ref());
-    ctx.print_one(&record, |w| record.write_human(w))?;
+    ctx.global.print_one(&record, |w| record.write_human(w))?;
     directory.unbind().await;
     Ok(ExitStatus::Success)
 }

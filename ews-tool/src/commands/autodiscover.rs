@@ -56,7 +56,7 @@ fn write_human(discovery: &Discovery, out: &mut impl Write) -> io::Result<()> {
 /// Runs `autodiscover`.
 pub async fn run(args: AutodiscoverArgs, ctx: &Context) -> Result<ExitStatus, CommandError> {
     let discovery = ctx.discover_for(args.address.as_str()).await?;
-    let mut output = ctx.output(Shape::Single);
+    let mut output = ctx.global.stdout(Shape::Single);
     output
         .record(&discovery, |w| write_human(&discovery, w))
         .map_err(write_error)?;

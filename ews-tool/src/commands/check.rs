@@ -151,7 +151,7 @@ pub async fn run(args: CheckArgs, ctx: &Context) -> Result<ExitStatus, CommandEr
         };
         record.mailboxes.push(access);
     }
-    let mut output = ctx.output(Shape::Single);
+    let mut output = ctx.global.stdout(Shape::Single);
     output
         .record(&record, |w| record.write_human(w))
         .map_err(write_error)?;

@@ -167,6 +167,6 @@ pub async fn run(args: AssignLicenseArgs, ctx: &Context) -> Result<ExitStatus, C
         enabled_plans: names(&licence.enabled),
         disabled_plans: names(&licence.disabled),
     };
-    ctx.print_one(&record, |w| record.write_human(w))?;
+    ctx.global.print_one(&record, |w| record.write_human(w))?;
     Ok(ExitStatus::Success)
 }

@@ -213,13 +213,7 @@ where
     let ended: std::cell::RefCell<Option<CommandError>> = std::cell::RefCell::new(None);
     let interrupt = common::interrupt::Interrupt::listen("m365-tool");
     let total = mailboxes.total;
-    let mut reporter = common::report::Reporter::new(
-        "m365-tool",
-        ctx.output(common::output::Shape::Many),
-        ctx.global.verbose > 0,
-        ctx.global.quiet,
-        ("mailbox", "mailboxes"),
-    );
+    let mut reporter = ctx.reporter(("mailbox", "mailboxes"));
     reporter.show_progress(total);
     let items = mailboxes.stream.map(|entry| match entry {
         Ok(MailboxEntry {

@@ -326,7 +326,7 @@ pub async fn run(args: CreateUserArgs, ctx: &Context) -> Result<ExitStatus, Comm
         };
         let (spec, password_file) = account?;
         let record = job.one(&spec, password_file.as_deref()).await?;
-        ctx.print_one(&record, |w| record.write_human(w))?;
+        ctx.global.print_one(&record, |w| record.write_human(w))?;
         return Ok(ExitStatus::Success);
     }
     from_csv(ctx, &job, items).await
@@ -339,13 +339,7 @@ async fn from_csv(
     job: &Job<'_>,
     items: Vec<Item>,
 ) -> Result<ExitStatus, CommandError> {
-    let mut reporter = common::report::Reporter::new(
-        "m365-tool",
-        ctx.output(common::output::Shape::Many),
-        ctx.global.verbose > 0,
-        ctx.global.quiet,
-        ("account", "accounts"),
-    );
+    let mut reporter = ctx.reporter(("account", "accounts"));
     let total = items.len();
     reporter.show_progress(Some(total));
     let interrupt = common::interrupt::Interrupt::listen("m365-tool");
