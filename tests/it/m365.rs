@@ -1109,3 +1109,62 @@ fn an_administrator_signs_in_with_a_device_code_and_refusals_say_why() {
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn a_creation_whose_answer_is_lost_is_learnt_from_graph_and_an_unreachable_graph_is_one_line() {
+    let fake = start();
+    let dir = tempfile::tempdir().unwrap();
+    let passwords = dir.path().join("cloud-passwords.csv");
+    let upn = "svc-lost@lab.example";
+    // Graph makes the account but answers after the tool has given up waiting.
+    fake.set_faults(&json!({"slow_creations_ms": 3000}));
+    let out = with_certificate(&fake)
+        .args(["--timeout", "1", "-o", "json", "create-user", "--upn", upn])
+        .args(["--usage-location", "NL", "--generate-password"])
+        .arg("--generated-password-file")
+        .arg(&passwords)
+        .run();
+    out.expect_code(0);
+    assert_eq!(out.json()["action"], "created", "{}", out.stderr);
+    assert!(fake.user(upn).is_some());
+    assert_eq!(
+        fake.stats()["operations"]["POST users"],
+        1,
+        "the creation is never sent twice"
+    );
+    // Its password was on file before the request went out, and stays there.
+    let file = std::fs::read_to_string(&passwords).unwrap();
+    assert!(
+        file.lines().nth(1).unwrap().starts_with(&format!("{upn},")),
+        "{file}"
+    );
+
+    // Nothing listening: one line, exit 3, nothing written.
+    let url = fake.url.clone();
+    drop(fake);
+    let secret = dir.path().join("client-secret");
+    common::secret::write_private_file(&secret, "Lab~secret\n").unwrap();
+    let out = Tool::new("m365-tool")
+        .args([
+            "--tenant",
+            FakeGraph::tenant_id(),
+            "--client-id",
+            FakeGraph::client_id(),
+        ])
+        .args(["--authority", &url, "--graph-url", &url, "--timeout", "2"])
+        .arg("--ca-file")
+        .arg(&dc().pki.ca_file)
+        .arg("--password-file")
+        .arg(dir.path().join("cloud-passwords.csv"))
+        .args([
+            "create-user",
+            "--upn",
+            "svc-never@lab.example",
+            "--generate-password",
+        ])
+        .run();
+    out.expect_code(3);
+    let lines = crate::support::failure_lines(&out.stderr);
+    assert_eq!(lines.len(), 1, "{}", out.stderr);
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+}

@@ -66,6 +66,9 @@ pub struct Faults {
     pub token_lifetime_s: u64,
     /// How long a device code may be entered, in seconds (0: 15 minutes, as the platform's).
     pub device_code_lifetime_s: u64,
+    /// How long the answer to a creation (`POST /users`) is held back after the account is
+    /// made, in milliseconds: a client that gives up first does not learn the outcome.
+    pub slow_creations_ms: u64,
 }
 
 /// Who a request comes from: the permissions its token carries, and the signed-in user of a
@@ -310,6 +313,10 @@ impl Simulator {
         }
         let (status, wait, value) =
             self.serve_one(&parts.method, graph_path, &query, &body, &caller, arrived);
+        let slow = lock(&self.state).faults.slow_creations_ms;
+        if slow > 0 && parts.method == Method::POST && graph_path == "/users" {
+            tokio::time::sleep(Duration::from_millis(slow)).await;
+        }
         let mut response = if let Some(value) = value {
             answer(status, &value)
         } else {
